@@ -1,0 +1,44 @@
+from django.contrib import admin
+
+from brands.models import ApiKey, Brand, BrandInvitation, BrandMembership
+
+
+class BrandMembershipInline(admin.TabularInline):
+    model = BrandMembership
+    extra = 0
+    raw_id_fields = ["user"]
+
+
+@admin.register(Brand)
+class BrandAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "time_zone", "created_at"]
+    search_fields = ["name", "slug"]
+    inlines = [BrandMembershipInline]
+
+
+@admin.register(BrandMembership)
+class BrandMembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "brand", "role", "created_at"]
+    list_filter = ["role", "brand"]
+    search_fields = ["user__email", "brand__name"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(BrandInvitation)
+class BrandInvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "brand", "role", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    list_filter = ["role", "brand"]
+    search_fields = ["email"]
+    readonly_fields = ["token_hash"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "brand", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["brand"]
+    search_fields = ["name", "prefix"]
+    # Keys are created and revoked in the brand console, where it is audited.
+    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at", "revoked_at", "revoked_by"]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,326 @@
+"""Writes for gigs and tasks: every entry point (web, CSV, API) comes through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from brands.models import Brand
+from gigs.models import (
+    Gig,
+    GigStatus,
+    Message,
+    MessageKind,
+    Task,
+    TaskPriority,
+    TaskStatus,
+)
+from marketplace.audit import audit_record, changed_fields
+from marketplace.errors import Conflict, ValidationFailed
+from marketplace.languages import LANGUAGE_NAMES
+
+GIG_EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "language",
+    "min_language_level",
+    "pay_model",
+    "rate_minor",
+    "currency",
+    "max_tasks_per_agent",
+    "sla_first_response_seconds",
+    "budget_cap_minor",
+    "dispatch_mode",
+)
+
+
+def _raise_validation(exc: ValidationError) -> None:
+    fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+    first = next(iter(fields.values()))[0]
+    raise ValidationFailed(first, fields=fields) from exc
+
+
+def _gig_snapshot(gig: Gig) -> dict[str, Any]:
+    return {name: getattr(gig, name) for name in GIG_EDITABLE_FIELDS}
+
+
+@transaction.atomic
+def gig_create(*, brand: Brand, created_by, skills=(), request=None, **fields: Any) -> Gig:
+    unknown = set(fields) - set(GIG_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed(
+            "Unknown gig fields.", fields={name: ["Unknown field."] for name in sorted(unknown)}
+        )
+    if fields.get("currency"):
+        fields["currency"] = fields["currency"].upper()
+    gig = Gig(brand=brand, created_by=created_by if getattr(created_by, "pk", None) else None, **fields)
+    try:
+        gig.full_clean(exclude=["brand", "created_by"])
+    except ValidationError as exc:
+        _raise_validation(exc)
+    gig.save()
+    gig.required_skills.set(skills)
+    audit_record(
+        actor=created_by, action="gig.created", target=gig, brand=brand,
+        changes={k: v for k, v in _gig_snapshot(gig).items()}, request=request,
+    )
+    return gig
+
+
+@transaction.atomic
+def gig_update(*, gig: Gig, actor, skills=None, request=None, **fields: Any) -> Gig:
+    unknown = set(fields) - set(GIG_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed(
+            "Unknown gig fields.", fields={name: ["Unknown field."] for name in sorted(unknown)}
+        )
+    gig = Gig.objects.select_for_update().get(pk=gig.pk)
+    before = _gig_snapshot(gig)
+    if fields.get("currency"):
+        fields["currency"] = fields["currency"].upper()
+    for name, value in fields.items():
+        setattr(gig, name, value)
+    try:
+        gig.full_clean(exclude=["brand", "created_by"])
+    except ValidationError as exc:
+        _raise_validation(exc)
+    gig.save()
+    changes = changed_fields(before, _gig_snapshot(gig))
+    if skills is not None:
+        old = sorted(gig.required_skills.values_list("slug", flat=True))
+        gig.required_skills.set(skills)
+        new = sorted(s.slug for s in skills)
+        if old != new:
+            changes["required_skills"] = [old, new]
+    if changes:
+        audit_record(
+            actor=actor, action="gig.updated", target=gig, brand=gig.brand,
+            changes=changes, request=request,
+        )
+    return gig
+
+
+_STATUS_TRANSITIONS = {
+    GigStatus.ACTIVE: {GigStatus.PAUSED, GigStatus.CLOSED},
+    GigStatus.PAUSED: {GigStatus.ACTIVE, GigStatus.CLOSED},
+    GigStatus.CLOSED: set(),
+}
+_STATUS_ACTIONS = {
+    GigStatus.ACTIVE: "gig.resumed",
+    GigStatus.PAUSED: "gig.paused",
+    GigStatus.CLOSED: "gig.closed",
+}
+
+
+@transaction.atomic
+def gig_set_status(*, gig: Gig, status: str, actor, request=None) -> Gig:
+    """Pause, resume or close a gig. A closed gig stays closed."""
+    gig = Gig.objects.select_for_update().get(pk=gig.pk)
+    if status == gig.status:
+        return gig
+    if status not in _STATUS_TRANSITIONS.get(gig.status, set()):
+        raise Conflict(
+            f"A {gig.get_status_display().lower()} gig cannot become {status}.",
+            code="invalid_transition",
+        )
+    old = gig.status
+    gig.status = status
+    gig.save(update_fields=["status", "updated_at"])
+    audit_record(
+        actor=actor, action=_STATUS_ACTIONS[status], target=gig, brand=gig.brand,
+        changes={"status": [old, status]}, request=request,
+    )
+    return gig
+
+
+# --- Tasks --------------------------------------------------------------------
+
+
+@dataclass
+class TaskInput:
+    """One task as received from any entry point, before validation."""
+
+    gig: Gig
+    subject: str
+    body: str = ""
+    customer_reference: str = ""
+    language: str = ""
+    priority: int | str | None = None
+    external_id: str | None = None
+    customer_name: str = ""
+
+
+_PRIORITY_BY_NAME = {label.lower(): value for value, label in TaskPriority.choices}
+
+
+def parse_priority(value: int | str | None) -> int:
+    """Accept a priority by name (``high``) or value (``30``); blank means normal."""
+    if value is None or value == "":
+        return TaskPriority.NORMAL
+    if isinstance(value, int) and not isinstance(value, bool) and value in TaskPriority.values:
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _PRIORITY_BY_NAME:
+            return _PRIORITY_BY_NAME[text]
+        if text.isdigit() and int(text) in TaskPriority.values:
+            return int(text)
+    names = ", ".join(_PRIORITY_BY_NAME)
+    raise ValidationError(f"Unknown priority {value!r}: use one of {names}.")
+
+
+def task_input_errors(*, brand: Brand, data: TaskInput) -> dict[str, list[str]]:
+    """Every problem with ``data``, by field; empty when it can be created."""
+    errors: dict[str, list[str]] = {}
+    if data.gig.brand_id != brand.pk:
+        errors["gig"] = ["No such gig."]
+    elif not data.gig.accepts_tasks:
+        errors["gig"] = ["This gig is closed and takes no new tasks."]
+    subject = (data.subject or "").strip()
+    if not subject:
+        errors["subject"] = ["A task needs a subject."]
+    elif len(subject) > 200:
+        errors["subject"] = ["At most 200 characters."]
+    if len(data.body or "") > 20000:
+        errors["body"] = ["At most 20,000 characters."]
+    if len(data.customer_reference or "") > 120:
+        errors["customer_reference"] = ["At most 120 characters."]
+    if data.language and data.language not in LANGUAGE_NAMES:
+        errors["language"] = [f"Unknown language code {data.language!r} (use ISO 639-1, like 'en')."]
+    try:
+        parse_priority(data.priority)
+    except ValidationError as exc:
+        errors["priority"] = exc.messages
+    if data.external_id is not None and len(data.external_id) > 120:
+        errors["external_id"] = ["At most 120 characters."]
+    return errors
+
+
+def _new_task(*, brand: Brand, data: TaskInput) -> Task:
+    return Task(
+        brand=brand,
+        gig=data.gig,
+        subject=data.subject.strip(),
+        customer_reference=(data.customer_reference or "").strip(),
+        language=data.language or data.gig.language,
+        priority=parse_priority(data.priority),
+        external_id=(data.external_id or "").strip() or None,
+        status=TaskStatus.QUEUED,
+    )
+
+
+def _first_message(task: Task, data: TaskInput) -> Message | None:
+    if not (data.body or "").strip():
+        return None
+    return Message(
+        task=task,
+        brand_id=task.brand_id,
+        kind=MessageKind.CUSTOMER,
+        author_name=(data.customer_name or data.customer_reference or "Customer")[:120],
+        body=data.body.strip(),
+    )
+
+
+def task_create(*, brand: Brand, data: TaskInput, actor=None) -> tuple[Task, bool]:
+    """Create a task, or return the brand's existing one with the same ``external_id``.
+
+    Returns ``(task, created)``. Safe to retry: a concurrent duplicate loses
+    the unique constraint race and gets the winner's task.
+    """
+    errors = task_input_errors(brand=brand, data=data)
+    if errors:
+        raise ValidationFailed(next(iter(errors.values()))[0], fields=errors)
+    task = _new_task(brand=brand, data=data)
+    if task.external_id:
+        existing = Task.objects.for_brand(brand).filter(external_id=task.external_id).first()
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            task.save()
+            message = _first_message(task, data)
+            if message is not None:
+                message.save()
+    except IntegrityError:
+        if not task.external_id:
+            raise
+        existing = Task.objects.for_brand(brand).filter(external_id=task.external_id).first()
+        if existing is None:
+            raise
+        return existing, False
+    return task, True
+
+
+def tasks_bulk_create(*, brand: Brand, rows: list[TaskInput]) -> list[Task]:
+    """Create already-validated tasks in one transaction (the CSV import's last step)."""
+    with transaction.atomic():
+        tasks = [_new_task(brand=brand, data=row) for row in rows]
+        Task.objects.bulk_create(tasks, batch_size=500)
+        messages = []
+        for task, row in zip(tasks, rows, strict=True):
+            message = _first_message(task, row)
+            if message is not None:
+                messages.append(message)
+        Message.objects.bulk_create(messages, batch_size=500)
+    return tasks
+
+
+BRAND_MESSAGE_KINDS = (MessageKind.CUSTOMER, MessageKind.NOTE)
+
+
+def message_add(
+    *,
+    task: Task,
+    kind: str,
+    body: str,
+    author=None,
+    author_name: str = "",
+    external_id: str | None = None,
+) -> tuple[Message, bool]:
+    """Append a message to a task's conversation; ``(message, created)``.
+
+    A message with an ``external_id`` already on the task is returned as is,
+    so a brand's helpdesk can retry safely.
+    """
+    body = (body or "").strip()
+    errors: dict[str, list[str]] = {}
+    if kind not in MessageKind.values:
+        errors["kind"] = [f"Unknown kind {kind!r}: use one of {', '.join(MessageKind.values)}."]
+    if not body:
+        errors["body"] = ["A message needs a body."]
+    elif len(body) > 20000:
+        errors["body"] = ["At most 20,000 characters."]
+    if external_id is not None and len(external_id) > 120:
+        errors["external_id"] = ["At most 120 characters."]
+    if task.status == TaskStatus.CANCELLED:
+        errors["task"] = ["This task was cancelled; it takes no new messages."]
+    if errors:
+        raise ValidationFailed(next(iter(errors.values()))[0], fields=errors)
+    external_id = (external_id or "").strip() or None
+    if external_id:
+        existing = task.messages.filter(external_id=external_id).first()
+        if existing is not None:
+            return existing, False
+    message = Message(
+        task=task,
+        brand_id=task.brand_id,
+        kind=kind,
+        author=author if getattr(author, "pk", None) else None,
+        author_name=(author_name or (author.get_full_name() if getattr(author, "pk", None) else ""))[:120],
+        body=body,
+        external_id=external_id,
+    )
+    try:
+        with transaction.atomic():
+            message.save()
+            Task.objects.filter(pk=task.pk).update(updated_at=timezone.now())
+    except IntegrityError:
+        existing = task.messages.filter(external_id=external_id).first() if external_id else None
+        if existing is None:
+            raise
+        return existing, False
+    return message, True

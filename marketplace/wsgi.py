@@ -1,0 +1,8 @@
+"""WSGI entry point: plain HTTP behind gunicorn (see docs/deployment.md)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+application = get_wsgi_application()
