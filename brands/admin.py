@@ -26,7 +26,15 @@ class BrandMembershipAdmin(admin.ModelAdmin):
 
 @admin.register(BrandInvitation)
 class BrandInvitationAdmin(admin.ModelAdmin):
-    list_display = ["email", "brand", "role", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    list_display = [
+        "email",
+        "brand",
+        "role",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "revoked_at",
+    ]
     list_filter = ["role", "brand"]
     search_fields = ["email"]
     readonly_fields = ["token_hash"]
@@ -38,7 +46,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = ["brand"]
     search_fields = ["name", "prefix"]
     # Keys are created and revoked in the brand console, where it is audited.
-    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at", "revoked_at", "revoked_by"]
+    readonly_fields = [
+        "prefix",
+        "key_hash",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+        "revoked_by",
+    ]
 
     def has_add_permission(self, request):
         return False

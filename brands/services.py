@@ -40,14 +40,20 @@ def brand_create(*, user: User, name: str, time_zone: str = "UTC", request=None)
     """Create a brand with ``user`` as its first admin."""
     name = name.strip()
     if not name:
-        raise ValidationFailed("A brand needs a name.", fields={"name": ["This field is required."]})
+        raise ValidationFailed(
+            "A brand needs a name.", fields={"name": ["This field is required."]}
+        )
     brand = Brand.objects.create(
         name=name, slug=_unique_slug(name), time_zone=time_zone, created_by=user
     )
     BrandMembership.objects.create(brand=brand, user=user, role=BrandRole.ADMIN)
     audit_record(
-        actor=user, action="brand.created", target=brand, brand=brand,
-        changes={"name": name}, request=request,
+        actor=user,
+        action="brand.created",
+        target=brand,
+        brand=brand,
+        changes={"name": name},
+        request=request,
     )
     return brand
 
@@ -87,8 +93,12 @@ def invitation_create(
             expires_at=timezone.now() + timedelta(days=settings.GIGDESK_INVITATION_DAYS),
         )
         audit_record(
-            actor=invited_by, action="member.invited", target=invitation, brand=brand,
-            changes={"email": email, "role": role}, request=request,
+            actor=invited_by,
+            action="member.invited",
+            target=invitation,
+            brand=brand,
+            changes={"email": email, "role": role},
+            request=request,
         )
         accept_url = settings.SITE_URL + reverse("frontend:invitation_accept", args=[token])
         transaction.on_commit(
@@ -141,8 +151,12 @@ def invitation_accept(*, token: str, user: User, request=None) -> BrandMembershi
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
         audit_record(
-            actor=user, action="member.joined", target=membership, brand=invitation.brand,
-            changes={"role": membership.role, "invitation": invitation.pk}, request=request,
+            actor=user,
+            action="member.joined",
+            target=membership,
+            brand=invitation.brand,
+            changes={"role": membership.role, "invitation": invitation.pk},
+            request=request,
         )
     return membership
 
@@ -154,8 +168,12 @@ def invitation_revoke(*, invitation: BrandInvitation, actor: User, request=None)
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
         audit_record(
-            actor=actor, action="member.invitation_revoked", target=invitation,
-            brand=invitation.brand, changes={"email": invitation.email}, request=request,
+            actor=actor,
+            action="member.invitation_revoked",
+            target=invitation,
+            brand=invitation.brand,
+            changes={"email": invitation.email},
+            request=request,
         )
 
 
@@ -186,8 +204,12 @@ def membership_set_role(
         membership.role = role
         membership.save(update_fields=["role"])
         audit_record(
-            actor=actor, action="member.role_changed", target=membership,
-            brand=membership.brand, changes={"role": [old_role, role]}, request=request,
+            actor=actor,
+            action="member.role_changed",
+            target=membership,
+            brand=membership.brand,
+            changes={"role": [old_role, role]},
+            request=request,
         )
     return membership
 
@@ -197,8 +219,12 @@ def membership_remove(*, membership: BrandMembership, actor: User, request=None)
         if membership.role == BrandRole.ADMIN:
             _ensure_another_admin_remains(membership)
         audit_record(
-            actor=actor, action="member.removed", target=membership, brand=membership.brand,
-            changes={"email": membership.user.email, "role": membership.role}, request=request,
+            actor=actor,
+            action="member.removed",
+            target=membership,
+            brand=membership.brand,
+            changes={"email": membership.user.email, "role": membership.role},
+            request=request,
         )
         membership.delete()
 
@@ -225,12 +251,19 @@ def api_key_create(*, brand: Brand, name: str, created_by: User, request=None) -
         try:
             with transaction.atomic():
                 api_key = ApiKey.objects.create(
-                    brand=brand, name=name, prefix=prefix, key_hash=_sha256(secret),
+                    brand=brand,
+                    name=name,
+                    prefix=prefix,
+                    key_hash=_sha256(secret),
                     created_by=created_by,
                 )
                 audit_record(
-                    actor=created_by, action="api_key.created", target=api_key, brand=brand,
-                    changes={"name": name, "prefix": prefix}, request=request,
+                    actor=created_by,
+                    action="api_key.created",
+                    target=api_key,
+                    brand=brand,
+                    changes={"name": name, "prefix": prefix},
+                    request=request,
                 )
         except IntegrityError:
             continue  # prefix collision: draw again
@@ -246,8 +279,12 @@ def api_key_revoke(*, api_key: ApiKey, actor: User, request=None) -> ApiKey:
         api_key.revoked_by = actor
         api_key.save(update_fields=["revoked_at", "revoked_by"])
         audit_record(
-            actor=actor, action="api_key.revoked", target=api_key, brand=api_key.brand,
-            changes={"name": api_key.name, "prefix": api_key.prefix}, request=request,
+            actor=actor,
+            action="api_key.revoked",
+            target=api_key,
+            brand=api_key.brand,
+            changes={"name": api_key.name, "prefix": api_key.prefix},
+            request=request,
         )
     return api_key
 
@@ -259,9 +296,7 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     prefix, sep, _rest = raw_key[len(API_KEY_PREFIX) :].partition("_")
     if not sep:
         return None
-    api_key = (
-        ApiKey.objects.active().select_related("brand").filter(prefix=prefix).first()
-    )
+    api_key = ApiKey.objects.active().select_related("brand").filter(prefix=prefix).first()
     if api_key is None or not secrets.compare_digest(api_key.key_hash, _sha256(raw_key)):
         return None
     now = timezone.now()

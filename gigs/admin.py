@@ -5,7 +5,16 @@ from gigs.models import Gig, Message, Task, TaskImport
 
 @admin.register(Gig)
 class GigAdmin(admin.ModelAdmin):
-    list_display = ["title", "brand", "language", "pay_model", "rate_minor", "currency", "dispatch_mode", "status"]
+    list_display = [
+        "title",
+        "brand",
+        "language",
+        "pay_model",
+        "rate_minor",
+        "currency",
+        "dispatch_mode",
+        "status",
+    ]
     list_filter = ["status", "pay_model", "dispatch_mode", "language", "brand"]
     search_fields = ["title"]
     filter_horizontal = ["required_skills"]
@@ -37,6 +46,14 @@ class MessageAdmin(admin.ModelAdmin):
 
 @admin.register(TaskImport)
 class TaskImportAdmin(admin.ModelAdmin):
-    list_display = ["file_name", "brand", "gig", "status", "total_rows", "created_count", "created_at"]
+    list_display = [
+        "file_name",
+        "brand",
+        "gig",
+        "status",
+        "total_rows",
+        "created_count",
+        "created_at",
+    ]
     list_filter = ["status", "brand"]
     readonly_fields = ["content", "errors"]

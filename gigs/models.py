@@ -40,9 +40,7 @@ class Gig(models.Model):
     min_language_level = models.CharField(
         max_length=2, choices=CEFRLevel.choices, default=CEFRLevel.B2
     )
-    required_skills = models.ManyToManyField(
-        "marketplace.Skill", blank=True, related_name="gigs"
-    )
+    required_skills = models.ManyToManyField("marketplace.Skill", blank=True, related_name="gigs")
     pay_model = models.CharField(max_length=20, choices=PayModel.choices)
     rate_minor = models.PositiveIntegerField(
         help_text="Pay per minute or per resolution, in the currency's minor unit (cents).",
@@ -74,9 +72,7 @@ class Gig(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["brand", "status"])]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(rate_minor__gt=0), name="gig_rate_positive"
-            ),
+            models.CheckConstraint(condition=models.Q(rate_minor__gt=0), name="gig_rate_positive"),
         ]
 
     def __str__(self) -> str:
@@ -114,10 +110,9 @@ class Task(models.Model):
     priority = models.PositiveSmallIntegerField(
         choices=TaskPriority.choices, default=TaskPriority.NORMAL
     )
-    external_id = models.CharField(max_length=120, null=True, blank=True)
-    status = models.CharField(
-        max_length=10, choices=TaskStatus.choices, default=TaskStatus.QUEUED
-    )
+    # NULL, not "", means "none given": the partial unique constraint skips it.
+    external_id = models.CharField(max_length=120, null=True, blank=True)  # noqa: DJ001
+    status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.QUEUED)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -167,7 +162,8 @@ class Message(models.Model):
     )
     author_name = models.CharField(max_length=120, blank=True)
     body = models.TextField(max_length=20000)
-    external_id = models.CharField(max_length=120, null=True, blank=True)
+    # NULL, not "", means "none given": the partial unique constraint skips it.
+    external_id = models.CharField(max_length=120, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = BrandScopedQuerySet.as_manager()

@@ -57,7 +57,9 @@ def gig_create(*, brand: Brand, created_by, skills=(), request=None, **fields: A
         )
     if fields.get("currency"):
         fields["currency"] = fields["currency"].upper()
-    gig = Gig(brand=brand, created_by=created_by if getattr(created_by, "pk", None) else None, **fields)
+    gig = Gig(
+        brand=brand, created_by=created_by if getattr(created_by, "pk", None) else None, **fields
+    )
     try:
         gig.full_clean(exclude=["brand", "created_by"])
     except ValidationError as exc:
@@ -65,8 +67,12 @@ def gig_create(*, brand: Brand, created_by, skills=(), request=None, **fields: A
     gig.save()
     gig.required_skills.set(skills)
     audit_record(
-        actor=created_by, action="gig.created", target=gig, brand=brand,
-        changes={k: v for k, v in _gig_snapshot(gig).items()}, request=request,
+        actor=created_by,
+        action="gig.created",
+        target=gig,
+        brand=brand,
+        changes={k: v for k, v in _gig_snapshot(gig).items()},
+        request=request,
     )
     return gig
 
@@ -98,8 +104,12 @@ def gig_update(*, gig: Gig, actor, skills=None, request=None, **fields: Any) -> 
             changes["required_skills"] = [old, new]
     if changes:
         audit_record(
-            actor=actor, action="gig.updated", target=gig, brand=gig.brand,
-            changes=changes, request=request,
+            actor=actor,
+            action="gig.updated",
+            target=gig,
+            brand=gig.brand,
+            changes=changes,
+            request=request,
         )
     return gig
 
@@ -131,8 +141,12 @@ def gig_set_status(*, gig: Gig, status: str, actor, request=None) -> Gig:
     gig.status = status
     gig.save(update_fields=["status", "updated_at"])
     audit_record(
-        actor=actor, action=_STATUS_ACTIONS[status], target=gig, brand=gig.brand,
-        changes={"status": [old, status]}, request=request,
+        actor=actor,
+        action=_STATUS_ACTIONS[status],
+        target=gig,
+        brand=gig.brand,
+        changes={"status": [old, status]},
+        request=request,
     )
     return gig
 
@@ -190,7 +204,9 @@ def task_input_errors(*, brand: Brand, data: TaskInput) -> dict[str, list[str]]:
     if len(data.customer_reference or "") > 120:
         errors["customer_reference"] = ["At most 120 characters."]
     if data.language and data.language not in LANGUAGE_NAMES:
-        errors["language"] = [f"Unknown language code {data.language!r} (use ISO 639-1, like 'en')."]
+        errors["language"] = [
+            f"Unknown language code {data.language!r} (use ISO 639-1, like 'en')."
+        ]
     try:
         parse_priority(data.priority)
     except ValidationError as exc:
@@ -310,7 +326,9 @@ def message_add(
         brand_id=task.brand_id,
         kind=kind,
         author=author if getattr(author, "pk", None) else None,
-        author_name=(author_name or (author.get_full_name() if getattr(author, "pk", None) else ""))[:120],
+        author_name=(
+            author_name or (author.get_full_name() if getattr(author, "pk", None) else "")
+        )[:120],
         body=body,
         external_id=external_id,
     )

@@ -20,7 +20,10 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Person", {"fields": ["full_name", "account_type"]}),
-        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        (
+            "Permissions",
+            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
+        ),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
@@ -56,7 +59,15 @@ class AgentProfileAdmin(admin.ModelAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the audit log is append-only, even for superusers."""
 
-    list_display = ["created_at", "actor_label", "action", "target_type", "target_label", "brand", "ip_address"]
+    list_display = [
+        "created_at",
+        "actor_label",
+        "action",
+        "target_type",
+        "target_label",
+        "brand",
+        "ip_address",
+    ]
     list_filter = ["action", "target_type"]
     search_fields = ["actor_label", "action", "target_label"]
     date_hierarchy = "created_at"

@@ -12,7 +12,9 @@ class GigdeskError(Exception):
     http_status = 400
     ws_close_code = 4400
 
-    def __init__(self, message: str, *, code: str | None = None, fields: dict[str, Any] | None = None):
+    def __init__(
+        self, message: str, *, code: str | None = None, fields: dict[str, Any] | None = None
+    ):
         super().__init__(message)
         self.message = message
         if code:

@@ -4,11 +4,7 @@ from django.conf.locale import LANG_INFO
 from django.db import models
 
 LANGUAGE_CHOICES: list[tuple[str, str]] = sorted(
-    (
-        (code, info["name"])
-        for code, info in LANG_INFO.items()
-        if len(code) == 2 and "name" in info
-    ),
+    ((code, info["name"]) for code, info in LANG_INFO.items() if len(code) == 2 and "name" in info),
     key=lambda choice: choice[1],
 )
 LANGUAGE_NAMES = dict(LANGUAGE_CHOICES)

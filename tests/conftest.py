@@ -7,7 +7,6 @@ from brands.models import BrandRole
 from brands.services import api_key_create
 from tests.brands.factories import BrandFactory, MembershipFactory
 from tests.gigs.factories import GigFactory
-from tests.marketplace.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +44,9 @@ def brand_admin(brand):
 
 @pytest.fixture
 def brand_viewer(brand):
-    return MembershipFactory(brand=brand, role=BrandRole.VIEWER, user__email="viewer@acme.test").user
+    return MembershipFactory(
+        brand=brand, role=BrandRole.VIEWER, user__email="viewer@acme.test"
+    ).user
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """Work in progress in this session; replaced by the real views."""
+
 from django.http import Http404
 
 
