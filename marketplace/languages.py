@@ -3,8 +3,19 @@
 from django.conf.locale import LANG_INFO
 from django.db import models
 
+# Django's locale table has Chinese only as zh-hans/zh-hant; support work is
+# usually asked for as plain "zh".
+_EXTRA_LANGUAGES = {"zh": "Chinese"}
+
 LANGUAGE_CHOICES: list[tuple[str, str]] = sorted(
-    ((code, info["name"]) for code, info in LANG_INFO.items() if len(code) == 2 and "name" in info),
+    [
+        *(
+            (code, info["name"])
+            for code, info in LANG_INFO.items()
+            if len(code) == 2 and "name" in info
+        ),
+        *_EXTRA_LANGUAGES.items(),
+    ],
     key=lambda choice: choice[1],
 )
 LANGUAGE_NAMES = dict(LANGUAGE_CHOICES)

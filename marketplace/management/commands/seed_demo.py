@@ -1,0 +1,512 @@
+"""Build the demo world: brands, their teams, gigs, agents with profiles, tasks with conversations.
+
+Every row is found by a natural key (email, slug, title, external_id) before it
+is created, so running the command again adds nothing. The data is drawn from
+a fixed random seed: every machine gets the same world.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import time, timedelta
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth.hashers import make_password
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from brands.models import Brand, BrandMembership, BrandRole
+from gigs.models import (
+    DispatchMode,
+    Gig,
+    Message,
+    MessageKind,
+    PayModel,
+    Task,
+    TaskPriority,
+    TaskStatus,
+)
+from marketplace.languages import CEFRLevel
+from marketplace.models import (
+    AccountType,
+    AgentLanguage,
+    AgentProfile,
+    AvailabilitySlot,
+    Skill,
+    User,
+)
+
+DEMO_PASSWORD = "gigdesk-demo"
+
+SKILLS = {
+    "billing": "Billing",
+    "refunds": "Refunds",
+    "shipping": "Shipping & delivery",
+    "returns": "Returns",
+    "tech-support": "Technical support",
+    "mobile-plans": "Mobile plans",
+    "roaming": "Roaming",
+    "outdoor-gear": "Outdoor gear",
+    "account-security": "Account security",
+    "complaints": "Complaint handling",
+    "chat": "Live chat",
+    "email": "Email support",
+}
+
+BRANDS = [
+    {
+        "slug": "acme-outdoors",
+        "name": "Acme Outdoors",
+        "time_zone": "Europe/Berlin",
+        "team": [
+            ("admin@acme.demo", "Hanna Vogel", BrandRole.ADMIN),
+            ("qa@acme.demo", "Jonas Keller", BrandRole.QA_REVIEWER),
+            ("viewer@acme.demo", "Mia Schulz", BrandRole.VIEWER),
+        ],
+        "gigs": [
+            (
+                "Order & delivery questions (EN)",
+                "en",
+                PayModel.PER_RESOLUTION,
+                240,
+                "EUR",
+                ["shipping", "returns", "chat"],
+                DispatchMode.OPEN,
+            ),
+            (
+                "Preguntas de pedidos y envíos (ES)",
+                "es",
+                PayModel.PER_RESOLUTION,
+                220,
+                "EUR",
+                ["shipping", "returns"],
+                DispatchMode.OPEN,
+            ),
+            (
+                "Gear advice, live chat (DE)",
+                "de",
+                PayModel.PER_MINUTE,
+                35,
+                "EUR",
+                ["outdoor-gear", "chat"],
+                DispatchMode.DIRECTED,
+            ),
+            (
+                "Refund requests (EN)",
+                "en",
+                PayModel.PER_RESOLUTION,
+                300,
+                "EUR",
+                ["refunds", "billing", "complaints"],
+                DispatchMode.DIRECTED,
+            ),
+        ],
+    },
+    {
+        "slug": "borealis-telecom",
+        "name": "Borealis Telecom",
+        "time_zone": "Europe/Madrid",
+        "team": [
+            ("admin@borealis.demo", "Lucía Martín", BrandRole.ADMIN),
+            ("qa@borealis.demo", "Pablo Ortega", BrandRole.QA_REVIEWER),
+        ],
+        "gigs": [
+            (
+                "Facturación y tarifas (ES)",
+                "es",
+                PayModel.PER_MINUTE,
+                30,
+                "EUR",
+                ["billing", "mobile-plans"],
+                DispatchMode.OPEN,
+            ),
+            (
+                "Roaming & plans (EN)",
+                "en",
+                PayModel.PER_MINUTE,
+                32,
+                "EUR",
+                ["roaming", "mobile-plans"],
+                DispatchMode.DIRECTED,
+            ),
+            (
+                "Assistance technique (FR)",
+                "fr",
+                PayModel.PER_RESOLUTION,
+                350,
+                "EUR",
+                ["tech-support", "account-security"],
+                DispatchMode.OPEN,
+            ),
+        ],
+    },
+    {
+        "slug": "lumen-home",
+        "name": "Lumen Home",
+        "time_zone": "America/New_York",
+        "team": [("admin@lumen.demo", "Grace Porter", BrandRole.ADMIN)],
+        "gigs": [
+            (
+                "Smart lighting setup help (EN)",
+                "en",
+                PayModel.PER_RESOLUTION,
+                400,
+                "USD",
+                ["tech-support", "email"],
+                DispatchMode.OPEN,
+            ),
+            (
+                "Warranty claims (EN)",
+                "en",
+                PayModel.PER_MINUTE,
+                40,
+                "USD",
+                ["returns", "complaints"],
+                DispatchMode.OPEN,
+            ),
+        ],
+    },
+]
+
+AGENT_NAMES = [
+    ("Amara Okafor", "NG", "Africa/Lagos", [("en", "C2"), ("fr", "B1")]),
+    ("Bruno Costa", "PT", "Europe/Lisbon", [("pt", "C2"), ("es", "C1"), ("en", "B2")]),
+    ("Chloé Martin", "FR", "Europe/Paris", [("fr", "C2"), ("en", "C1")]),
+    ("Diego Ramírez", "MX", "America/Mexico_City", [("es", "C2"), ("en", "C1")]),
+    ("Elif Yıldız", "TR", "Europe/Istanbul", [("tr", "C2"), ("en", "C1"), ("de", "B2")]),
+    ("Femi Adeyemi", "GH", "Africa/Accra", [("en", "C2")]),
+    ("Greta Lindqvist", "SE", "Europe/Stockholm", [("sv", "C2"), ("en", "C2"), ("de", "B1")]),
+    ("Hiro Tanaka", "JP", "Asia/Tokyo", [("ja", "C2"), ("en", "B2")]),
+    ("Inés Navarro", "ES", "Europe/Madrid", [("es", "C2"), ("en", "C1"), ("fr", "B2")]),
+    ("Jakub Nowak", "PL", "Europe/Warsaw", [("pl", "C2"), ("en", "C1"), ("de", "C1")]),
+    ("Kavya Rao", "IN", "Asia/Kolkata", [("en", "C2"), ("hi", "C2")]),
+    ("Lena Hoffmann", "DE", "Europe/Berlin", [("de", "C2"), ("en", "C1")]),
+    ("Mateo Rossi", "IT", "Europe/Rome", [("it", "C2"), ("en", "B2"), ("es", "B2")]),
+    ("Nadia Haddad", "MA", "Africa/Casablanca", [("ar", "C2"), ("fr", "C1"), ("en", "B2")]),
+    ("Oscar Silva", "BR", "America/Sao_Paulo", [("pt", "C2"), ("en", "B2"), ("es", "B1")]),
+    ("Priya Shah", "GB", "Europe/London", [("en", "C2"), ("es", "B1")]),
+    ("Quentin Dubois", "BE", "Europe/Brussels", [("fr", "C2"), ("nl", "C1"), ("en", "C1")]),
+    ("Rosa Jiménez", "AR", "America/Argentina/Buenos_Aires", [("es", "C2"), ("en", "B2")]),
+    ("Sam Carter", "US", "America/Chicago", [("en", "C2"), ("es", "A2")]),
+    ("Tomás Herrera", "CO", "America/Bogota", [("es", "C2"), ("en", "C1")]),
+    ("Uma Brennan", "IE", "Europe/Dublin", [("en", "C2"), ("de", "B1")]),
+    ("Viktor Petrov", "BG", "Europe/Sofia", [("bg", "C2"), ("en", "C1"), ("ru", "C1")]),
+    ("Wen Li", "SG", "Asia/Singapore", [("zh", "C2"), ("en", "C2")]),
+    ("Yasmin Farouk", "EG", "Africa/Cairo", [("ar", "C2"), ("en", "C1")]),
+]
+
+CONVERSATIONS = {
+    "en": [
+        (
+            "Where is my order?",
+            "Hi, I ordered a tent last week and the tracking has not moved for four days. Can you check?",
+        ),
+        (
+            "Wrong size delivered",
+            "The hiking boots arrived in size 42 but I ordered 43. How do I swap them?",
+        ),
+        (
+            "Refund not received",
+            "I returned a jacket two weeks ago and still have no refund on my card.",
+        ),
+        ("Charged twice", "My card statement shows the same charge twice for order 58213."),
+        (
+            "Roaming not working",
+            "I'm in Portugal and my phone shows no service even though roaming is on.",
+        ),
+        (
+            "Change my plan",
+            "I'd like to move to the unlimited plan from next month. What does it cost?",
+        ),
+        ("Lights won't pair", "My new smart bulbs blink three times and never show up in the app."),
+        (
+            "Warranty question",
+            "The lamp stopped working after 10 months. Is it still under warranty?",
+        ),
+        ("Cancel my order", "Please cancel order 77120, I bought the wrong colour."),
+        ("Discount code rejected", "The code SPRING15 says it is invalid at checkout."),
+    ],
+    "es": [
+        (
+            "¿Dónde está mi pedido?",
+            "Hola, hice un pedido hace una semana y el seguimiento no se actualiza.",
+        ),
+        ("Factura incorrecta", "Este mes me han cobrado 12 euros de más en la factura del móvil."),
+        ("Cambio de tarifa", "Quiero cambiarme a la tarifa con más datos. ¿Cómo lo hago?"),
+        (
+            "Devolución de un producto",
+            "La mochila llegó con una cremallera rota. ¿Cómo la devuelvo?",
+        ),
+        ("Cargo duplicado", "Veo dos cargos iguales en mi cuenta por el mismo pedido."),
+        ("Sin cobertura", "Desde ayer no tengo cobertura en casa, en Valencia."),
+    ],
+    "fr": [
+        (
+            "Connexion impossible",
+            "Je n'arrive plus à me connecter à mon espace client depuis hier.",
+        ),
+        ("Box internet en panne", "Ma box clignote en rouge et je n'ai plus internet."),
+        ("Mot de passe oublié", "Je ne reçois pas l'e-mail de réinitialisation du mot de passe."),
+        ("Compte bloqué", "Mon compte a été bloqué après trois tentatives, pouvez-vous m'aider ?"),
+    ],
+    "de": [
+        (
+            "Welcher Schlafsack?",
+            "Ich plane eine Tour im Oktober in den Alpen. Welcher Schlafsack reicht bis -5 °C?",
+        ),
+        ("Zelt für zwei Personen", "Ist das Trailhead 2 leicht genug für eine Woche Trekking?"),
+        ("Größenberatung Wanderschuhe", "Fallen die Summit-Schuhe eher klein oder groß aus?"),
+        ("Regenjacke imprägnieren", "Wie oft muss ich die Jacke neu imprägnieren?"),
+    ],
+}
+
+AGENT_REPLIES = {
+    "en": "Thanks for reaching out! I've checked your order and I'm on it.",
+    "es": "¡Gracias por escribirnos! Ya estoy revisando tu caso.",
+    "fr": "Merci pour votre message, je regarde votre dossier tout de suite.",
+    "de": "Danke für Ihre Nachricht! Ich schaue mir das gleich an.",
+}
+
+TASKS_PER_GIG = 28
+
+
+class Command(BaseCommand):
+    help = "Create the demo world (idempotent) and print the demo logins."
+    _password_hash: str | None = None
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing when the database already has a brand (used by ./dev.sh run).",
+        )
+
+    def handle(self, *args, if_empty: bool = False, **options):
+        if if_empty and Brand.objects.exists():
+            self.stdout.write("The database already has data; demo seeding skipped.")
+        else:
+            with transaction.atomic():
+                counts = self.seed()
+            self.stdout.write(
+                self.style.SUCCESS(
+                    "Demo world ready: {brands} brands, {gigs} gigs, {agents} agents, "
+                    "{tasks} tasks ({new_tasks} new).".format(**counts)
+                )
+            )
+        self.print_logins()
+
+    # --- building ---------------------------------------------------------------
+
+    def user(self, email: str, full_name: str, account_type: str, *, staff: bool = False) -> User:
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            if self._password_hash is None:
+                # Hashing is slow on purpose; every demo user shares one password.
+                self._password_hash = make_password(DEMO_PASSWORD)
+            user = User.objects.create_user(
+                email=email,
+                password=None,
+                full_name=full_name,
+                account_type=account_type,
+                is_staff=staff,
+                is_superuser=staff,
+            )
+            user.password = self._password_hash
+            user.save(update_fields=["password"])
+        # Demo addresses are verified so the logins work without an inbox.
+        EmailAddress.objects.get_or_create(
+            user=user, email=email, defaults={"verified": True, "primary": True}
+        )
+        return user
+
+    def seed(self) -> dict[str, int]:
+        rng = random.Random(2026)
+        self.user("staff@gigdesk.demo", "Sasha Staff", AccountType.BRAND, staff=True)
+        skills = {
+            slug: Skill.objects.get_or_create(slug=slug, defaults={"name": name})[0]
+            for slug, name in SKILLS.items()
+        }
+        agents = [self.agent(i, spec, skills, rng) for i, spec in enumerate(AGENT_NAMES, 1)]
+        new_tasks = 0
+        gigs: list[Gig] = []
+        for spec in BRANDS:
+            brand, created = Brand.objects.get_or_create(
+                slug=spec["slug"], defaults={"name": spec["name"], "time_zone": spec["time_zone"]}
+            )
+            for email, name, role in spec["team"]:
+                user = self.user(email, name, AccountType.BRAND)
+                BrandMembership.objects.get_or_create(
+                    brand=brand, user=user, defaults={"role": role}
+                )
+                if created and role == BrandRole.ADMIN and brand.created_by is None:
+                    brand.created_by = user
+                    brand.save(update_fields=["created_by"])
+            for title, language, pay_model, rate, currency, skill_slugs, mode in spec["gigs"]:
+                gig, _ = Gig.objects.get_or_create(
+                    brand=brand,
+                    title=title,
+                    defaults={
+                        "description": f"{title}: answer customers of {brand.name} kindly, "
+                        "accurately and fast. Escalate anything about legal threats or "
+                        "safety to the in-house team.",
+                        "language": language,
+                        "min_language_level": CEFRLevel.C1 if language != "en" else CEFRLevel.B2,
+                        "pay_model": pay_model,
+                        "rate_minor": rate,
+                        "currency": currency,
+                        "max_tasks_per_agent": 1 if pay_model == PayModel.PER_MINUTE else 3,
+                        "sla_first_response_seconds": 5 * 60
+                        if pay_model == PayModel.PER_MINUTE
+                        else 30 * 60,
+                        "budget_cap_minor": 500_000,
+                        "dispatch_mode": mode,
+                    },
+                )
+                gig.required_skills.add(*(skills[s] for s in skill_slugs))
+                gigs.append(gig)
+                new_tasks += self.tasks(brand, gig, agents, rng)
+        return {
+            "brands": len(BRANDS),
+            "gigs": len(gigs),
+            "agents": len(agents),
+            "tasks": Task.objects.filter(brand__slug__in=[b["slug"] for b in BRANDS]).count(),
+            "new_tasks": new_tasks,
+        }
+
+    def agent(self, n: int, spec, skills: dict[str, Skill], rng: random.Random) -> User:
+        full_name, country, tz, languages = spec
+        email = f"agent{n:02d}@gigdesk.demo"
+        user = self.user(email, full_name, AccountType.AGENT)
+        profile, created = AgentProfile.objects.get_or_create(
+            user=user,
+            defaults={
+                "display_name": full_name.split(" ")[0],
+                "country": country,
+                "time_zone": tz,
+                "bio": f"{full_name.split(' ')[0]} has worked in customer support for "
+                f"{rng.randint(1, 9)} years.",
+            },
+        )
+        if created:
+            for code, level in languages:
+                AgentLanguage.objects.get_or_create(
+                    profile=profile, language=code, defaults={"level": level}
+                )
+            profile.skills.set(rng.sample(list(skills.values()), k=rng.randint(3, 6)))
+            start = rng.choice([7, 8, 9, 13, 16])
+            for weekday in sorted(rng.sample(range(7), k=rng.randint(3, 6))):
+                AvailabilitySlot.objects.create(
+                    profile=profile,
+                    weekday=weekday,
+                    starts_at=time(start, 0),
+                    ends_at=time(min(start + rng.choice([4, 6, 8]), 23), 0),
+                )
+        return user
+
+    def tasks(self, brand: Brand, gig: Gig, agents: list[User], rng: random.Random) -> int:
+        existing = set(
+            Task.objects.filter(brand=brand, external_id__startswith=f"demo-{gig.pk}-").values_list(
+                "external_id", flat=True
+            )
+        )
+        conversations = CONVERSATIONS[gig.language]
+        now = timezone.now()
+        created = 0
+        for i in range(1, TASKS_PER_GIG + 1):
+            external_id = f"demo-{gig.pk}-{i:03d}"
+            if external_id in existing:
+                continue
+            subject, opening = rng.choice(conversations)
+            status = rng.choices(
+                [
+                    TaskStatus.QUEUED,
+                    TaskStatus.RESOLVED,
+                    TaskStatus.ESCALATED,
+                    TaskStatus.CANCELLED,
+                ],
+                weights=[60, 28, 8, 4],
+            )[0]
+            created_at = now - timedelta(minutes=rng.randint(5, 60 * 24 * 14))
+            task = Task.objects.create(
+                brand=brand,
+                gig=gig,
+                subject=subject,
+                customer_reference=f"CUST-{rng.randint(10000, 99999)}",
+                language=gig.language,
+                priority=rng.choices(TaskPriority.values, weights=[15, 60, 20, 5])[0],
+                external_id=external_id,
+                status=status,
+            )
+            messages = [
+                Message(
+                    task=task,
+                    brand=brand,
+                    kind=MessageKind.CUSTOMER,
+                    author_name="Customer",
+                    body=opening,
+                )
+            ]
+            if status in (TaskStatus.RESOLVED, TaskStatus.ESCALATED):
+                agent = rng.choice(agents)
+                messages.append(
+                    Message(
+                        task=task,
+                        brand=brand,
+                        kind=MessageKind.AGENT,
+                        author=agent,
+                        author_name=agent.full_name,
+                        body=AGENT_REPLIES[gig.language],
+                    )
+                )
+                if rng.random() < 0.5:
+                    messages.append(
+                        Message(
+                            task=task,
+                            brand=brand,
+                            kind=MessageKind.CUSTOMER,
+                            author_name="Customer",
+                            body="Thank you, that helps!",
+                        )
+                    )
+                if status == TaskStatus.ESCALATED:
+                    messages.append(
+                        Message(
+                            task=task,
+                            brand=brand,
+                            kind=MessageKind.NOTE,
+                            author=agent,
+                            author_name=agent.full_name,
+                            body="Needs the in-house team: the customer asks for a goodwill credit.",
+                        )
+                    )
+            Message.objects.bulk_create(messages)
+            # created_at is auto_now_add; spread the demo history over two weeks.
+            closed_at = (
+                created_at + timedelta(minutes=rng.randint(10, 600))
+                if status != TaskStatus.QUEUED
+                else None
+            )
+            Task.objects.filter(pk=task.pk).update(
+                created_at=created_at,
+                updated_at=closed_at or created_at,
+                resolved_at=closed_at if status == TaskStatus.RESOLVED else None,
+                closed_at=closed_at,
+            )
+            Message.objects.filter(task=task).update(created_at=created_at)
+            created += 1
+        return created
+
+    def print_logins(self) -> None:
+        lines = [
+            "",
+            f"Demo logins (password for all: {DEMO_PASSWORD})",
+            "  Brand admin    admin@acme.demo      (Acme Outdoors)",
+            "  Brand admin    admin@borealis.demo  (Borealis Telecom)",
+            "  QA reviewer    qa@acme.demo",
+            "  Viewer         viewer@acme.demo",
+            "  Agent          agent01@gigdesk.demo … agent24@gigdesk.demo",
+            "  Platform staff staff@gigdesk.demo   (asks you to set up two-factor first)",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))
