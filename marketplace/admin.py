@@ -6,6 +6,7 @@ from marketplace.models import (
     AgentProfile,
     AuditEvent,
     AvailabilitySlot,
+    IdempotencyRecord,
     Skill,
     User,
 )
@@ -79,4 +80,21 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(admin.ModelAdmin):
+    """Read-only: records are written by API requests and purged after 24 hours."""
+
+    list_display = ["created_at", "api_key", "method", "path", "key", "response_status"]
+    list_filter = ["method", "response_status"]
+    search_fields = ["key", "path", "api_key__prefix"]
+    list_select_related = ["api_key"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -33,7 +33,9 @@ def audit_record(
     """Append one event. Call it inside the transaction of the action it records."""
     if actor is not None and getattr(actor, "is_authenticated", False):
         label = actor_label or actor.email
-        actor_user = actor
+        # An API client (brands.authentication.ApiClient) acts for a brand but
+        # is no user row: its label ("api-key:<prefix>") is all we can keep.
+        actor_user = actor if isinstance(actor, models.Model) else None
     else:
         label = actor_label or "system"
         actor_user = None

@@ -209,3 +209,45 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("The audit log is append-only.")
+
+
+class IdempotencyRecord(models.Model):
+    """One API POST sent with an ``Idempotency-Key``, and once finished, its response.
+
+    Keys are scoped to the API key that sent them, so two integrations (or two
+    brands) may pick the same key without seeing each other's responses.
+    ``response_status`` is NULL while the first request is still running: a
+    duplicate arriving then is told to retry rather than run twice. Records
+    only need to outlive a client's retry window; ``purge_idempotency_records``
+    deletes those older than 24 hours.
+    """
+
+    api_key = models.ForeignKey("brands.ApiKey", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    # SHA-256 of method, path and the canonical JSON body: a key reused for
+    # another request is refused instead of silently replaying the wrong answer.
+    request_hash = models.CharField(max_length=64)
+    # Set while the first request runs; a duplicate seeing it gets 409.
+    locked_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The rendered JSON, kept as text so that a replay is byte for byte the original.
+    response_body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "key"], name="idempotencyrecord_key_unique_per_api_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}]"
+
+    @property
+    def in_flight(self) -> bool:
+        return self.response_status is None

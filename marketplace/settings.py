@@ -224,6 +224,7 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "mandatory")
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_SIGNUP_FORM_CLASS = "marketplace.forms.SignupForm"
+ACCOUNT_ADAPTER = "marketplace.adapters.AccountAdapter"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Gigdesk] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
@@ -254,6 +255,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "marketplace.api.exception_handler",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Gigdesk brand API",
@@ -265,6 +267,15 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Gigs and tasks both have a "status" (and messages two sets of "kind"):
+    # name each choice set after what it belongs to.
+    "ENUM_NAME_OVERRIDES": {
+        "GigStatusEnum": "gigs.models.GigStatus",
+        "TaskStatusEnum": "gigs.models.TaskStatus",
+        "MessageKindEnum": "gigs.models.MessageKind",
+        "BrandMessageKindEnum": "gigs.serializers.BRAND_MESSAGE_KIND_CHOICES",
+        "TaskPriorityEnum": "gigs.serializers.PRIORITY_NAME_CHOICES",
+    },
 }
 
 # --- Internationalisation ---------------------------------------------------

@@ -74,8 +74,7 @@ def _counts_by_status(queryset, choices) -> list[dict]:
         queryset.order_by().values_list("status").annotate(n=Count("id", distinct=True))
     )
     return [
-        {"value": value, "label": label, "count": counted.get(value, 0)}
-        for value, label in choices
+        {"value": value, "label": label, "count": counted.get(value, 0)} for value, label in choices
     ]
 
 
@@ -110,7 +109,8 @@ def _team_context(request: HttpRequest, brand: Brand, role: str) -> dict:
     invitations = (
         brand.invitations.filter(accepted_at__isnull=True)
         .filter(
-            Q(revoked_at__isnull=True) | Q(revoked_at__gte=timezone.now() - CLOSED_INVITATIONS_SHOWN_FOR)
+            Q(revoked_at__isnull=True)
+            | Q(revoked_at__gte=timezone.now() - CLOSED_INVITATIONS_SHOWN_FOR)
         )
         .filter(expires_at__gte=timezone.now() - CLOSED_INVITATIONS_SHOWN_FOR)
         .select_related("invited_by")
@@ -300,9 +300,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             services.invitation_accept(token=token, user=user, request=request)
         except GigdeskError as exc:
             context["error"] = exc.message
-            return render(
-                request, "brands/invitation_accept.html", context, status=exc.http_status
-            )
+            return render(request, "brands/invitation_accept.html", context, status=exc.http_status)
         messages.success(request, f"Welcome to {invitation.brand.name}.")
         return redirect("frontend:brand_home", slug=invitation.brand.slug)
     return render(request, "brands/invitation_accept.html", context)

@@ -1,0 +1,340 @@
+"""Brand console forms for gigs, tasks, messages and CSV imports.
+
+Forms parse and check what a person typed; the writes and the business rules
+stay in ``gigs.services``, whose ``ValidationFailed.fields`` are mapped back
+onto these forms' fields with ``add_service_errors``.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+
+from brands.models import Brand
+from gigs.models import Gig, GigStatus, MessageKind, PayModel, TaskPriority
+from gigs.services import BRAND_MESSAGE_KINDS, GIG_EDITABLE_FIELDS
+from marketplace.errors import ValidationFailed
+from marketplace.languages import LANGUAGE_CHOICES
+from marketplace.models import Skill
+
+# ISO 4217 currencies without a minor unit (Stripe's list): an amount in them
+# is stored as is, and "2.50" is refused instead of silently rounded.
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "JPY",
+        "KMF",
+        "KRW",
+        "MGA",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    ]
+)
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "KRW": "₩"}
+_AMOUNT_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+RATE_MAX_MINOR = 10_000_000
+BUDGET_CAP_MAX_MINOR = 10**13
+
+
+def currency_decimals(currency: str) -> int:
+    return 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
+
+
+def minor_units(text: str, currency: str) -> int:
+    """``"2.50"`` EUR → ``250``: exact, through Decimal; raises ``forms.ValidationError``."""
+    value = (text or "").strip()
+    places = currency_decimals(currency)
+    example = "250" if places == 0 else "2.50"
+    if not _AMOUNT_RE.match(value):
+        raise forms.ValidationError(f"Enter an amount like {example}.", code="invalid")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as exc:
+        raise forms.ValidationError(f"Enter an amount like {example}.", code="invalid") from exc
+    if amount <= 0:
+        raise forms.ValidationError("Must be more than zero.", code="min_value")
+    decimals = max(0, -amount.normalize().as_tuple().exponent)
+    if decimals > places:
+        if places == 0:
+            message = f"{currency.upper()} has no minor unit: enter a whole amount."
+        else:
+            message = f"{currency.upper()} amounts have at most {places} decimals."
+        raise forms.ValidationError(message, code="decimals")
+    return int(amount.scaleb(places))
+
+
+def major_units(amount_minor: int | None, currency: str) -> str:
+    """``250`` EUR → ``"2.50"``, the form's own notation (no symbol, no grouping)."""
+    if amount_minor is None:
+        return ""
+    places = currency_decimals(currency)
+    return f"{Decimal(amount_minor).scaleb(-places):.{places}f}"
+
+
+def money_format(amount_minor: int | None, currency: str) -> str:
+    """``250`` EUR → ``"€2.50"``; currencies without a symbol here get the code after."""
+    if amount_minor is None:
+        return ""
+    currency = currency.upper()
+    places = currency_decimals(currency)
+    amount = f"{Decimal(amount_minor).scaleb(-places):,.{places}f}"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
+
+
+def gig_pay_label(gig: Gig) -> str:
+    """``"€2.50 per resolution"``."""
+    unit = "minute" if gig.pay_model == PayModel.PER_MINUTE else "resolution"
+    return f"{money_format(gig.rate_minor, gig.currency)} per {unit}"
+
+
+def add_service_errors(
+    form: forms.Form, exc: ValidationFailed, field_map: dict[str, str] | None = None
+) -> None:
+    """Show a service's ``ValidationFailed`` on the form: by field where it has one."""
+    field_map = field_map or {}
+    if not exc.fields:
+        form.add_error(None, exc.message)
+        return
+    for name, messages in exc.fields.items():
+        target = field_map.get(name, name)
+        for message in messages if isinstance(messages, list | tuple) else [messages]:
+            form.add_error(target if target in form.fields else None, message)
+
+
+class GigForm(forms.ModelForm):
+    """A gig's editable settings; money in major units, the SLA in minutes."""
+
+    rate = forms.CharField(
+        label="Rate",
+        max_length=20,
+        help_text="What an agent earns per minute or per resolution, e.g. 2.50.",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    budget_cap = forms.CharField(
+        label="Budget cap",
+        max_length=20,
+        required=False,
+        help_text="Most this gig may spend in total, e.g. 5000.00. Leave empty for no cap.",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    sla_first_response_minutes = forms.IntegerField(
+        label="First response target (minutes)",
+        min_value=1,
+        max_value=7 * 24 * 60,
+        initial=15,
+        help_text="How soon a customer should hear back after the task arrives.",
+    )
+    required_skills = forms.ModelMultipleChoiceField(
+        # One shared list, kept by platform staff, so that a gig's skills and
+        # agents' skills are the same tags and matching works.
+        queryset=Skill.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only agents with every selected skill are offered this gig's tasks.",
+    )
+
+    # Form field → the service's field name, for mapping errors back.
+    SERVICE_FIELDS = {
+        "rate_minor": "rate",
+        "budget_cap_minor": "budget_cap",
+        "sla_first_response_seconds": "sla_first_response_minutes",
+        "required_skills": "required_skills",
+    }
+
+    class Meta:
+        model = Gig
+        fields = [
+            "title",
+            "description",
+            "language",
+            "min_language_level",
+            "pay_model",
+            "currency",
+            "max_tasks_per_agent",
+            "dispatch_mode",
+        ]
+        labels = {
+            "min_language_level": "Minimum language level",
+            "max_tasks_per_agent": "Tasks an agent may hold at once",
+        }
+        help_texts = {
+            "currency": "ISO 4217 code, like EUR or USD.",
+            "dispatch_mode": None,
+        }
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 4}),
+            "pay_model": forms.RadioSelect,
+            "dispatch_mode": forms.RadioSelect,
+        }
+
+    field_order = [
+        "title",
+        "description",
+        "language",
+        "min_language_level",
+        "pay_model",
+        "rate",
+        "currency",
+        "budget_cap",
+        "max_tasks_per_agent",
+        "sla_first_response_minutes",
+        "dispatch_mode",
+        "required_skills",
+    ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        gig = self.instance
+        if gig.pk:
+            self.fields["rate"].initial = major_units(gig.rate_minor, gig.currency)
+            self.fields["budget_cap"].initial = major_units(gig.budget_cap_minor, gig.currency)
+            self.fields["sla_first_response_minutes"].initial = self._initial_minutes()
+            self.fields["required_skills"].initial = list(gig.required_skills.all())
+        self.fields["currency"].widget.attrs.update({"maxlength": 3, "size": 3})
+        # Radio buttons and a required choice: no "---------" entry.
+        self.fields["pay_model"].choices = PayModel.choices
+        self.fields["language"].choices = [("", "Choose a language"), *LANGUAGE_CHOICES]
+        if not self.fields["required_skills"].queryset.exists():
+            self.fields[
+                "required_skills"
+            ].help_text = "No skills are defined yet; Gigdesk staff add them to the shared list."
+
+    def _initial_minutes(self) -> int:
+        # The API may have set a number of seconds that is not whole minutes.
+        return max(1, round(self.instance.sla_first_response_seconds / 60))
+
+    def clean_currency(self) -> str:
+        currency = (self.cleaned_data.get("currency") or "").strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            raise forms.ValidationError("Use a three-letter ISO 4217 code, like EUR.")
+        return currency
+
+    def clean(self):
+        cleaned = super().clean()
+        currency = cleaned.get("currency")
+        if currency is None:
+            return cleaned  # its own error is shown; amounts depend on it
+        if "rate" in cleaned:
+            try:
+                cleaned["rate_minor"] = minor_units(cleaned["rate"], currency)
+            except forms.ValidationError as exc:
+                self.add_error("rate", exc)
+            else:
+                if cleaned["rate_minor"] > RATE_MAX_MINOR:
+                    self.add_error("rate", "That rate is too large.")
+        if cleaned.get("budget_cap"):
+            try:
+                cleaned["budget_cap_minor"] = minor_units(cleaned["budget_cap"], currency)
+            except forms.ValidationError as exc:
+                self.add_error("budget_cap", exc)
+            else:
+                if cleaned["budget_cap_minor"] > BUDGET_CAP_MAX_MINOR:
+                    self.add_error("budget_cap", "That budget cap is too large.")
+        else:
+            cleaned["budget_cap_minor"] = None
+        return cleaned
+
+    def sla_seconds(self) -> int:
+        minutes = self.cleaned_data["sla_first_response_minutes"]
+        gig = self.instance
+        if gig.pk and minutes == self._initial_minutes():
+            return gig.sla_first_response_seconds  # unchanged: keep seconds exactly
+        return minutes * 60
+
+    def service_fields(self) -> dict:
+        """The cleaned values under ``gigs.services.GIG_EDITABLE_FIELDS`` names."""
+        cleaned = self.cleaned_data
+        values = {name: cleaned[name] for name in GIG_EDITABLE_FIELDS if name in cleaned}
+        values["sla_first_response_seconds"] = self.sla_seconds()
+        return values
+
+    def skills(self) -> list[Skill]:
+        return list(self.cleaned_data.get("required_skills") or [])
+
+    def add_service_errors(self, exc: ValidationFailed) -> None:
+        add_service_errors(self, exc, self.SERVICE_FIELDS)
+
+
+def _open_gigs(brand: Brand):
+    return Gig.objects.for_brand(brand).exclude(status=GigStatus.CLOSED).order_by("title")
+
+
+class TaskCreateForm(forms.Form):
+    gig = forms.ModelChoiceField(queryset=Gig.objects.none(), empty_label=None)
+    subject = forms.CharField(max_length=200)
+    body = forms.CharField(
+        label="First customer message",
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    customer_name = forms.CharField(max_length=120, required=False)
+    customer_reference = forms.CharField(
+        max_length=120,
+        required=False,
+        help_text="Your own ID for the customer, like a CRM or account number.",
+    )
+    language = forms.ChoiceField(
+        choices=[("", "Same as the gig"), *LANGUAGE_CHOICES],
+        required=False,
+    )
+    priority = forms.TypedChoiceField(
+        choices=TaskPriority.choices, coerce=int, initial=TaskPriority.NORMAL
+    )
+    external_id = forms.CharField(
+        label="External ID",
+        max_length=120,
+        required=False,
+        help_text="The ticket's ID in your helpdesk. Sending the same ID again opens the "
+        "existing task instead of creating a duplicate.",
+    )
+
+    def __init__(self, *args, brand: Brand, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["gig"].queryset = _open_gigs(brand)
+
+    def add_service_errors(self, exc: ValidationFailed) -> None:
+        add_service_errors(self, exc)
+
+
+class MessageForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=[(kind.value, kind.label) for kind in BRAND_MESSAGE_KINDS],
+        initial=MessageKind.NOTE,
+        widget=forms.RadioSelect,
+        label="Add as",
+    )
+    body = forms.CharField(
+        label="Message", max_length=20000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def add_service_errors(self, exc: ValidationFailed) -> None:
+        add_service_errors(self, exc, {"task": "body"})
+
+
+class TaskImportForm(forms.Form):
+    gig = forms.ModelChoiceField(queryset=Gig.objects.none(), empty_label=None)
+    file = forms.FileField(
+        label="CSV file",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        help_text="UTF-8 CSV with a header line.",
+    )
+
+    def __init__(self, *args, brand: Brand, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["gig"].queryset = _open_gigs(brand)
+
+    def add_service_errors(self, exc: ValidationFailed) -> None:
+        add_service_errors(self, exc)

@@ -1,0 +1,304 @@
+"""Shapes of the brand REST API: what a request may hold and what a response shows.
+
+Serializers check shape only: known fields, types, choices, lengths. Whether
+the request makes sense (a closed gig, an unknown language code, a priority
+out of range) is for ``gigs.services``, which every entry point shares and
+which raises ``ValidationFailed`` with the same ``fields`` layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from gigs.models import (
+    DispatchMode,
+    Gig,
+    Message,
+    MessageKind,
+    PayModel,
+    Task,
+    TaskPriority,
+)
+from marketplace.languages import LANGUAGE_CHOICES, CEFRLevel
+from marketplace.models import Skill
+
+PRIORITY_NAMES = [label.lower() for label in TaskPriority.labels]
+PRIORITY_NAME_CHOICES = [(name, name.title()) for name in PRIORITY_NAMES]
+# What a brand may post through the API; agents reply from their workspace.
+BRAND_MESSAGE_KIND_CHOICES = [
+    (MessageKind.CUSTOMER.value, MessageKind.CUSTOMER.label),
+    (MessageKind.NOTE.value, MessageKind.NOTE.label),
+]
+
+
+def priority_name(value: int) -> str:
+    return TaskPriority(value).label.lower()
+
+
+# --- Errors -----------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error response (see ``marketplace.api.exception_handler``)."""
+
+    code = serializers.CharField(help_text="Machine-readable reason, e.g. `invalid`, `not_found`.")
+    message = serializers.CharField(help_text="A sentence to show to a person.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages for each field that was refused, by field name.",
+    )
+
+
+# --- Input ------------------------------------------------------------------
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not declare.
+
+    DRF ignores unknown keys; for an integration that would turn a typo
+    (``extrenal_id``) into silently lost data, so each one is an error.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown: dict[str, list[str]] = {}
+        if isinstance(data, Mapping):
+            unknown = {str(name): ["Unknown field."] for name in data if name not in self.fields}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from exc
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class GigCreateSerializer(StrictSerializer):
+    title = serializers.CharField(max_length=140)
+    description = serializers.CharField(max_length=10000, required=False, allow_blank=True)
+    language = serializers.ChoiceField(
+        choices=LANGUAGE_CHOICES, help_text="ISO 639-1 code of the language the gig is in."
+    )
+    min_language_level = serializers.ChoiceField(
+        choices=CEFRLevel.choices,
+        required=False,
+        help_text="Lowest CEFR level an agent needs in the gig's language (default B2).",
+    )
+    pay_model = serializers.ChoiceField(choices=PayModel.choices)
+    rate_minor = serializers.IntegerField(
+        help_text="Pay per minute or per resolution, in the currency's minor unit (cents)."
+    )
+    currency = serializers.CharField(
+        max_length=3, required=False, help_text="ISO 4217 code (default EUR)."
+    )
+    max_tasks_per_agent = serializers.IntegerField(
+        required=False, help_text="Tasks one agent may hold at once, 1 to 20 (default 1)."
+    )
+    sla_first_response_seconds = serializers.IntegerField(
+        required=False, help_text="Target time to the first agent reply (default 900)."
+    )
+    budget_cap_minor = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Most the gig may spend, in minor units; null for no cap.",
+    )
+    dispatch_mode = serializers.ChoiceField(choices=DispatchMode.choices, required=False)
+    required_skills = serializers.ListField(
+        child=serializers.SlugField(max_length=60),
+        required=False,
+        help_text="Slugs of the skills an agent needs.",
+    )
+
+    def validate_required_skills(self, slugs: list[str]) -> list[Skill]:
+        wanted = list(dict.fromkeys(slugs))
+        skills = {skill.slug: skill for skill in Skill.objects.filter(slug__in=wanted)}
+        unknown = [slug for slug in wanted if slug not in skills]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown skills: {', '.join(unknown)}.")
+        return [skills[slug] for slug in wanted]
+
+
+class BrandGigField(serializers.PrimaryKeyRelatedField):
+    """A gig id, looked up among the calling brand's gigs only.
+
+    Another brand's gig answers exactly like a gig that does not exist, so
+    ids cannot be probed across tenants.
+    """
+
+    default_error_messages = {
+        "does_not_exist": "No such gig.",
+        "incorrect_type": "Send the gig's id as an integer.",
+    }
+
+    def get_queryset(self):
+        return Gig.objects.for_brand(self.context["brand"])
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "enum": PRIORITY_NAMES},
+            {"type": "integer", "enum": list(TaskPriority.values)},
+        ],
+        "description": "A name (low, normal, high, urgent) or its number (10, 20, 30, 40). "
+        "Default normal.",
+    }
+)
+class PriorityField(serializers.Field):
+    """A priority by name or number; ``gigs.services.parse_priority`` decides if it exists."""
+
+    default_error_messages = {
+        "invalid": "Send a priority name (low, normal, high, urgent) or its number.",
+    }
+
+    def to_internal_value(self, data: Any) -> int | str:
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value: int) -> str:
+        return priority_name(value)
+
+
+class TaskCreateSerializer(StrictSerializer):
+    gig = BrandGigField(queryset=Gig.objects.all(), help_text="Id of one of your gigs.")
+    subject = serializers.CharField(max_length=200)
+    body = serializers.CharField(
+        max_length=20000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The customer's first message, if any.",
+    )
+    customer_name = serializers.CharField(
+        max_length=120,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Shown as the author of the first message.",
+    )
+    customer_reference = serializers.CharField(
+        max_length=120,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Your own reference for the customer.",
+    )
+    language = serializers.CharField(
+        max_length=8,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="ISO 639-1 code; defaults to the gig's language.",
+    )
+    priority = PriorityField(required=False, allow_null=True, default=None)
+    external_id = serializers.CharField(
+        max_length=120,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="Your ticket id. Sending one the brand already used returns that task "
+        "(200) and creates nothing.",
+    )
+
+
+class MessageCreateSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(
+        choices=BRAND_MESSAGE_KIND_CHOICES,
+        default=MessageKind.CUSTOMER.value,
+        error_messages={
+            "invalid_choice": '"{input}" is not a kind the API accepts: use customer or note '
+            "(agents reply from their workspace)."
+        },
+    )
+    body = serializers.CharField(max_length=20000)
+    author_name = serializers.CharField(
+        max_length=120, required=False, allow_blank=True, default=""
+    )
+    external_id = serializers.CharField(
+        max_length=120,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="Your message id. Sending one already on the task returns that message "
+        "(200) and adds nothing.",
+    )
+
+
+# --- Output -----------------------------------------------------------------
+
+
+class GigSerializer(serializers.ModelSerializer):
+    required_skills = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
+
+    class Meta:
+        model = Gig
+        fields = [
+            "id",
+            "title",
+            "description",
+            "language",
+            "min_language_level",
+            "required_skills",
+            "pay_model",
+            "rate_minor",
+            "currency",
+            "max_tasks_per_agent",
+            "sla_first_response_seconds",
+            "budget_cap_minor",
+            "dispatch_mode",
+            "status",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = ["id", "kind", "author_name", "body", "external_id", "created_at"]
+        read_only_fields = fields
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    """A task without its conversation: lists stay one query however long the threads."""
+
+    priority = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "gig",
+            "subject",
+            "status",
+            "language",
+            "priority",
+            "customer_reference",
+            "external_id",
+            "created_at",
+            "updated_at",
+            "claimed_at",
+            "resolved_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=PRIORITY_NAME_CHOICES))
+    def get_priority(self, task: Task) -> str:
+        return priority_name(task.priority)
+
+
+class TaskDetailSerializer(TaskSerializer):
+    messages = MessageSerializer(many=True, read_only=True)
+
+    class Meta(TaskSerializer.Meta):
+        fields = [*TaskSerializer.Meta.fields, "messages"]
+        read_only_fields = fields
