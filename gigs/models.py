@@ -128,7 +128,7 @@ class Task(models.Model):
             # cursor pagination and the filtered brand lists walk an index.
             models.Index(fields=["brand", "-id"], name="task_brand_recent"),
             models.Index(fields=["brand", "status", "-id"], name="task_brand_status"),
-            models.Index(fields=["brand", "gig", "-id"], name="task_brand_gig"),
+            models.Index(fields=["brand", "gig", "status", "-id"], name="task_brand_gig_status"),
             models.Index(fields=["gig", "status", "priority"], name="task_gig_queue"),
         ]
         constraints = [
