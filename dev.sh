@@ -71,7 +71,7 @@ run() {
   setup_python prod
   setup_assets
   say "Migrating the database"
-  manage migrate --noinput
+  manage migrate --noinput --verbosity 0
   manage collectstatic --noinput --verbosity 0
   manage seed_demo --if-empty
   say "Starting the job worker"

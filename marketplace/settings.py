@@ -200,7 +200,13 @@ else:
         "name": "gigdesk",
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": env_bool("HUEY_IMMEDIATE", False),
-        "consumer": {"workers": env_int("HUEY_WORKERS", 2), "worker_type": "thread"},
+        # SQLite has no blocking pop: the consumer polls, backing off while idle.
+        # Cap the back-off at one second so a CSV import starts promptly.
+        "consumer": {
+            "workers": env_int("HUEY_WORKERS", 2),
+            "worker_type": "thread",
+            "max_delay": 1.0,
+        },
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
