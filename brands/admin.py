@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from brands.models import ApiKey, Brand, BrandInvitation, BrandMembership
+from brands.models import ApiKey, Brand, BrandInvitation, BrandMembership, PoolMembership
 
 
 class BrandMembershipInline(admin.TabularInline):
@@ -53,6 +53,33 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "last_used_at",
         "revoked_at",
         "revoked_by",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(PoolMembership)
+class PoolMembershipAdmin(admin.ModelAdmin):
+    list_display = ["agent", "brand", "status", "tier", "decided_at", "updated_at"]
+    list_filter = ["status", "tier", "brand"]
+    search_fields = ["agent__email", "brand__name"]
+    list_select_related = ["agent", "brand"]
+    # Applications, invitations and decisions go through the brand console and
+    # the agent pages, where they are audited; here they can only be read.
+    readonly_fields = [
+        "brand",
+        "agent",
+        "status",
+        "tier",
+        "note",
+        "invited_by",
+        "decided_by",
+        "decided_at",
+        "reason",
+        "reapply_after",
+        "created_at",
+        "updated_at",
     ]
 
     def has_add_permission(self, request):

@@ -140,3 +140,104 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# --- Agent pools ------------------------------------------------------------------
+
+
+class PoolStatus(models.TextChoices):
+    INVITED = "invited", "Invited"
+    APPLIED = "applied", "Applied"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    BLOCKED = "blocked", "Blocked"
+
+
+class PoolTier(models.IntegerChoices):
+    """How much a brand trusts an approved agent: 1 (new) to 5 (top).
+
+    An integer, not a label, so that dispatch can rank candidates with a plain
+    ``ORDER BY tier DESC``; higher is better. Every member starts at 1.
+    """
+
+    NEW = 1, "1 · New"
+    STANDARD = 2, "2 · Standard"
+    TRUSTED = 3, "3 · Trusted"
+    PREFERRED = 4, "4 · Preferred"
+    TOP = 5, "5 · Top"
+
+
+class PoolMembershipQuerySet(models.QuerySet["PoolMembership"]):
+    def for_brand(self, brand):
+        return self.filter(brand=brand)
+
+    def approved(self):
+        return self.filter(status=PoolStatus.APPROVED)
+
+
+class PoolMembership(models.Model):
+    """An agent's standing in one brand's pool: only approved members get its work.
+
+    One row per (brand, agent) for the whole relationship: applying again,
+    a new invitation or a block change this row, and the audit log keeps the
+    history. An invitation the agent declines deletes the row.
+    """
+
+    NOTE_MAX_LENGTH = 1000
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="pool_memberships")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pool_memberships"
+    )
+    status = models.CharField(max_length=10, choices=PoolStatus.choices)
+    tier = models.PositiveSmallIntegerField(choices=PoolTier.choices, default=PoolTier.NEW)
+    note = models.TextField(
+        "application note",
+        blank=True,
+        max_length=NOTE_MAX_LENGTH,
+        help_text="The agent's own words to the brand when applying.",
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(
+        blank=True,
+        max_length=NOTE_MAX_LENGTH,
+        help_text="Why the agent was rejected or blocked; the agent sees it.",
+    )
+    # Set when an application is rejected: the agent may apply again from then.
+    reapply_after = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PoolMembershipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "agent"], name="poolmembership_unique"),
+            models.CheckConstraint(
+                condition=models.Q(tier__gte=1, tier__lte=5), name="poolmembership_tier_range"
+            ),
+        ]
+        indexes = [
+            # Dispatch and the pool page: a brand's members in one status, best tier first.
+            models.Index(fields=["brand", "status", "-tier"], name="pool_brand_status_tier"),
+            # The agent's own page and eligibility checks: one agent's pools.
+            models.Index(fields=["agent", "status"], name="pool_agent_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} in {self.brand} pool ({self.get_status_display()})"

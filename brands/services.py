@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,7 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from brands.models import ApiKey, Brand, BrandInvitation, BrandMembership, BrandRole
+from brands.models import (
+    ApiKey,
+    Brand,
+    BrandInvitation,
+    BrandMembership,
+    BrandRole,
+)
 from marketplace.audit import audit_record
 from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
 from marketplace.models import User
@@ -272,6 +279,13 @@ def api_key_create(*, brand: Brand, name: str, created_by: User, request=None) -
 
 
 def api_key_revoke(*, api_key: ApiKey, actor: User, request=None) -> ApiKey:
+    """Revoke ``api_key``: from now on it answers 401.
+
+    In this process that holds at once (the key is dropped from the cache of
+    authenticated keys, see ``api_key_authenticate``). Other server processes
+    may still accept it from their own cache for up to
+    ``API_KEY_CACHE_SECONDS`` (5 s) after the revocation commits.
+    """
     if api_key.revoked_at is not None:
         return api_key
     with transaction.atomic():
@@ -286,24 +300,71 @@ def api_key_revoke(*, api_key: ApiKey, actor: User, request=None) -> ApiKey:
             changes={"name": api_key.name, "prefix": api_key.prefix},
             request=request,
         )
+        # Again once committed: a request of this process (another thread)
+        # may have read the key as active, and cached it, in between.
+        key_id = api_key.pk
+        transaction.on_commit(lambda: _api_key_cache_evict(key_id))
+    _api_key_cache_evict(api_key.pk)
     return api_key
 
 
+# Keys that authenticated recently, in this process: SHA-256 of the whole
+# secret -> (valid until, on time.monotonic(); the key with its brand). A
+# busy integration then pays the key's SELECT once per API_KEY_CACHE_SECONDS
+# instead of on every request. Only keys that matched are kept, so a wrong
+# secret always reaches the database. api_key_revoke evicts its key here;
+# other processes notice the revocation when their entry expires.
+API_KEY_CACHE_SECONDS = 5.0
+_API_KEY_CACHE_MAX_ENTRIES = 1000
+_authenticated_keys: dict[str, tuple[float, ApiKey]] = {}
+
+
+def _api_key_cache_evict(api_key_id: int) -> None:
+    for digest, (_expires, cached) in list(_authenticated_keys.items()):
+        if cached.pk == api_key_id:
+            _authenticated_keys.pop(digest, None)
+
+
+def _api_key_cache_store(digest: str, api_key: ApiKey, now: float) -> None:
+    if len(_authenticated_keys) >= _API_KEY_CACHE_MAX_ENTRIES:
+        for stale, (expires, _cached) in list(_authenticated_keys.items()):
+            if expires <= now:
+                _authenticated_keys.pop(stale, None)
+        if len(_authenticated_keys) >= _API_KEY_CACHE_MAX_ENTRIES:
+            _authenticated_keys.clear()
+    _authenticated_keys[digest] = (now + API_KEY_CACHE_SECONDS, api_key)
+
+
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
-    """The active key matching ``raw_key``, or None. Records when it was last used."""
+    """The active key matching ``raw_key``, or None. Records when it was last used.
+
+    A key that matched is remembered by this process for
+    ``API_KEY_CACHE_SECONDS``; see ``api_key_revoke`` for what that means for
+    revocation.
+    """
     if not raw_key.startswith(API_KEY_PREFIX):
         return None
     prefix, sep, _rest = raw_key[len(API_KEY_PREFIX) :].partition("_")
     if not sep:
         return None
+    digest = _sha256(raw_key)
+    clock = time.monotonic()
+    cached = _authenticated_keys.get(digest)
+    if cached is not None:
+        expires, api_key = cached
+        if clock < expires:
+            return api_key
+        _authenticated_keys.pop(digest, None)
     api_key = ApiKey.objects.active().select_related("brand").filter(prefix=prefix).first()
-    if api_key is None or not secrets.compare_digest(api_key.key_hash, _sha256(raw_key)):
+    if api_key is None or not secrets.compare_digest(api_key.key_hash, digest):
         return None
     now = timezone.now()
     stale = now - timedelta(seconds=settings.GIGDESK_API_KEY_TOUCH_SECONDS)
     if api_key.last_used_at is None or api_key.last_used_at < stale:
         # Written at most once a minute per key: a write on every request
-        # would serialise a busy integration on this one row.
+        # would serialise a busy integration on this one row. (The cache
+        # lives for less than a minute, so this still runs once a minute.)
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
+    _api_key_cache_store(digest, api_key, clock)
     return api_key

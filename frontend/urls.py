@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend.views import agent, brand, gigs, home, staff, tasks
+from frontend.views import agent, brand, gigs, home, pools, staff, tasks
 
 app_name = "frontend"
 
@@ -47,4 +47,24 @@ urlpatterns = [
     # Staff console
     path("staff/", staff.staff_home, name="staff_home"),
     path("staff/audit/", staff.audit_log, name="audit_log"),
+    # --- Agent pools: brand admins manage applications, invitations and tiers;
+    # agents browse brands, apply and answer invitations.
+    path("brands/<slug:slug>/pool/", pools.brand_pool, name="brand_pool"),
+    path(
+        "brands/<slug:slug>/pool/<int:membership_id>/",
+        pools.pool_member_update,
+        name="pool_member_update",
+    ),
+    path("agent/brands/", pools.agent_brands, name="agent_brands"),
+    path("agent/brands/<slug:brand_slug>/apply/", pools.pool_apply, name="pool_apply"),
+    path(
+        "agent/pools/<int:membership_id>/accept/",
+        pools.pool_invitation_accept,
+        name="pool_invitation_accept",
+    ),
+    path(
+        "agent/pools/<int:membership_id>/decline/",
+        pools.pool_invitation_decline,
+        name="pool_invitation_decline",
+    ),
 ]

@@ -31,6 +31,7 @@ from gigs.serializers import (
     TaskCreateSerializer,
     TaskDetailSerializer,
     TaskSerializer,
+    task_representation,
 )
 from gigs.services import TaskInput, gig_create, message_add, parse_priority, task_create
 from marketplace.idempotency import IDEMPOTENCY_HEADER, REPLAYED_HEADER, idempotent
@@ -250,7 +251,7 @@ class TaskListCreateApi(BrandApiView):
             brand=self.brand, data=TaskInput(**serializer.validated_data), actor=request.user
         )
         return Response(
-            TaskSerializer(task).data,
+            task_representation(task),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 

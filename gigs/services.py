@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 
 from brands.models import Brand
@@ -22,6 +24,8 @@ from gigs.models import (
 from marketplace.audit import audit_record, changed_fields
 from marketplace.errors import Conflict, ValidationFailed
 from marketplace.languages import LANGUAGE_NAMES
+
+TASK_EXTERNAL_ID_CONSTRAINT = "task_external_id_unique_per_brand"
 
 GIG_EDITABLE_FIELDS = (
     "title",
@@ -241,34 +245,141 @@ def _first_message(task: Task, data: TaskInput) -> Message | None:
     )
 
 
+def _insert_fields(model) -> list:
+    """The columns an INSERT of ``model`` writes: every concrete field but the primary key."""
+    return [field for field in model._meta.local_concrete_fields if not field.primary_key]
+
+
+def _insert_params(obj, fields, connection) -> list[Any]:
+    # What Django's own INSERT sends: pre_save fills auto_now(_add) on ``obj``.
+    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+
+
+@functools.cache
+def _task_insert_sql(alias: str) -> str:
+    """``INSERT`` of one task that does nothing when its ``external_id`` is taken.
+
+    The conflict target is the partial unique constraint
+    ``task_external_id_unique_per_brand`` (``external_id IS NOT NULL``); naming
+    its columns and predicate is how PostgreSQL and SQLite (3.35+, for
+    RETURNING) pick it as the arbiter. Tasks without an external_id never
+    conflict.
+    """
+    quote = connections[alias].ops.quote_name
+    (constraint,) = (c for c in Task._meta.constraints if c.name == TASK_EXTERNAL_ID_CONSTRAINT)
+    target = ", ".join(quote(Task._meta.get_field(name).column) for name in constraint.fields)
+    external_id = quote(Task._meta.get_field("external_id").column)
+    fields = _insert_fields(Task)
+    return (
+        f"INSERT INTO {quote(Task._meta.db_table)} "
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({target}) WHERE {external_id} IS NOT NULL DO NOTHING "
+        f"RETURNING {quote(Task._meta.pk.column)}"
+    )
+
+
+@functools.cache
+def _task_with_message_insert_sql(alias: str) -> str:
+    """PostgreSQL: the task and its first message in one statement (a writing CTE).
+
+    When the task's INSERT does nothing (its external_id is taken), the CTE is
+    empty and so is the message's INSERT: no row comes back. Casts, because
+    values in a SELECT list have no column to take their type from.
+    """
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    fields = [field for field in _insert_fields(Message) if field.name != "task"]
+    columns = [Message._meta.get_field("task").column, *(field.column for field in fields)]
+    values = [f"CAST(%s AS {_cast_type(field, connection)})" for field in fields]
+    task_pk = quote(Task._meta.pk.column)
+    return (
+        f"WITH new_task AS ({_task_insert_sql(alias)}) "
+        f"INSERT INTO {quote(Message._meta.db_table)} "
+        f"({', '.join(quote(column) for column in columns)}) "
+        f"SELECT new_task.{task_pk}, {', '.join(values)} FROM new_task "
+        f"RETURNING {quote(columns[0])}, {quote(Message._meta.pk.column)}"
+    )
+
+
+def _cast_type(field, connection) -> str:
+    # varchar without a length: a cast to varchar(n) would truncate an
+    # over-long value silently, where the INSERT itself refuses it.
+    if isinstance(field, models.CharField):
+        return connection.ops.cast_char_field_without_max_length
+    return field.cast_db_type(connection)
+
+
+def _task_insert(task: Task, message: Message | None) -> bool:
+    """Insert ``task`` (and ``message``, its first); False when its external_id is taken.
+
+    Insert first, look up only on conflict: a fresh task costs one statement
+    and no explicit transaction on PostgreSQL, and concurrent duplicates are
+    settled by the unique constraint, not by a SELECT that both could pass.
+    """
+    alias = router.db_for_write(Task)
+    connection = connections[alias]
+    task_params = _insert_params(task, _insert_fields(Task), connection)
+    if message is not None and connection.vendor == "postgresql":
+        message_fields = [field for field in _insert_fields(Message) if field.name != "task"]
+        params = task_params + _insert_params(message, message_fields, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(_task_with_message_insert_sql(alias), params)
+            row = cursor.fetchone()
+        if row is None:
+            return False
+        task.pk, message.pk = row
+        _mark_saved(task, alias)
+        message.task = task
+        _mark_saved(message, alias)
+        return True
+    # Elsewhere (SQLite: no writing CTEs) the message needs a transaction of
+    # its own with the task; a task alone is one statement, atomic by itself.
+    with transaction.atomic(using=alias) if message is not None else nullcontext():
+        with connection.cursor() as cursor:
+            cursor.execute(_task_insert_sql(alias), task_params)
+            row = cursor.fetchone()
+        if row is None:
+            return False
+        task.pk = row[0]
+        _mark_saved(task, alias)
+        if message is not None:
+            message.task = task
+            message.save(using=alias)
+    return True
+
+
+def _mark_saved(obj, alias: str) -> None:
+    obj._state.adding = False
+    obj._state.db = alias
+
+
 def task_create(*, brand: Brand, data: TaskInput, actor=None) -> tuple[Task, bool]:
     """Create a task, or return the brand's existing one with the same ``external_id``.
 
-    Returns ``(task, created)``. Safe to retry: a concurrent duplicate loses
-    the unique constraint race and gets the winner's task.
+    Returns ``(task, created)``. Safe to retry and to race: the INSERT does
+    nothing when the external_id is taken (``ON CONFLICT … DO NOTHING``, the
+    loser waiting for the winner to commit), and only then is the existing
+    task read.
     """
     errors = task_input_errors(brand=brand, data=data)
     if errors:
         raise ValidationFailed(next(iter(errors.values()))[0], fields=errors)
     task = _new_task(brand=brand, data=data)
-    if task.external_id:
+    message = _first_message(task, data)
+    # Twice at most: the task that won the conflict may be deleted before we
+    # read it, and then this one can be inserted after all.
+    for _attempt in range(2):
+        if _task_insert(task, message):
+            return task, True
         existing = Task.objects.for_brand(brand).filter(external_id=task.external_id).first()
         if existing is not None:
             return existing, False
-    try:
-        with transaction.atomic():
-            task.save()
-            message = _first_message(task, data)
-            if message is not None:
-                message.save()
-    except IntegrityError:
-        if not task.external_id:
-            raise
-        existing = Task.objects.for_brand(brand).filter(external_id=task.external_id).first()
-        if existing is None:
-            raise
-        return existing, False
-    return task, True
+    raise Conflict(
+        f"The task with external ID {task.external_id!r} changed while this one was being "
+        "created. Send it again.",
+        code="external_id_conflict",
+    )
 
 
 def tasks_bulk_create(*, brand: Brand, rows: list[TaskInput]) -> list[Task]:
