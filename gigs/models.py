@@ -118,6 +118,16 @@ class Task(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The agent working the task now. Cleared on release; the audit log keeps
+    # who held it before.
+    holder = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="held_tasks",
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     objects = BrandScopedQuerySet.as_manager()
 
@@ -231,3 +241,35 @@ class TaskImport(models.Model):
         if not self.total_rows:
             return 0
         return min(99, self.processed_rows * 100 // self.total_rows)
+
+
+# --- Live dispatch ----------------------------------------------------------------
+
+
+class PresenceStatus(models.TextChoices):
+    ONLINE = "online", "Online"
+    PAUSED = "paused", "Paused"
+    OFFLINE = "offline", "Offline"
+
+
+class AgentPresence(models.Model):
+    """Whether an agent takes work right now: one row per agent user.
+
+    The row is also the lock that serialises one agent's claims, so that two
+    concurrent claims cannot both pass the hold-limit check.
+    """
+
+    agent = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presence"
+    )
+    status = models.CharField(
+        max_length=10, choices=PresenceStatus.choices, default=PresenceStatus.OFFLINE
+    )
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status"], name="presence_status")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} ({self.get_status_display()})"

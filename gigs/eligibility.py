@@ -1,0 +1,210 @@
+"""Who may be offered which task: the one dispatch eligibility rule.
+
+The rule is a list of named conditions (``RULES``). Each condition is built
+from a ``Match``, which says how to refer to the agent and to the gig's
+requirements from the query being filtered:
+
+- ``eligible_agents_for_gig`` filters users, so the agent is the row
+  (``F("pk")``) and the gig's requirements are plain values;
+- ``offerable_tasks_for_agent`` filters tasks, so the agent is a value and the
+  requirements are the task's own columns (``F("gig__...")``);
+- ``task_claim`` evaluates every condition for one agent and one task in a
+  single query and reports the first that fails.
+
+Later requirements (certifications, a QA minimum) are one more entry in
+``RULES`` and apply to all three at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import LessThan
+
+from brands.models import PoolMembership
+from gigs.models import AgentPresence, Gig, GigStatus, PresenceStatus, Task, TaskStatus
+from marketplace.models import AccountType, AgentLanguage, AgentProfile, User
+
+# Task states an agent may claim from: waiting in the queue, or reserved for
+# someone by a directed offer.
+CLAIMABLE_STATUSES = (TaskStatus.QUEUED, TaskStatus.OFFERED)
+
+
+@dataclass(frozen=True)
+class Match:
+    """How the conditions refer to the agent and to what the work requires.
+
+    Each attribute is a plain value or an ``F()`` on the query being filtered.
+    """
+
+    agent: Any
+    brand: Any
+    gig: Any
+    language: Any
+    min_level: Any
+    max_tasks: Any
+
+
+def _down(ref: Any) -> Any:
+    """The same reference, seen from inside one more level of subquery."""
+    if isinstance(ref, OuterRef):
+        return OuterRef(ref)
+    if isinstance(ref, F):
+        return OuterRef(ref.name)
+    return ref
+
+
+def held_count(m: Match) -> Subquery:
+    """How many tasks of the gig the agent holds now."""
+    held = (
+        Task.objects.filter(holder=_down(m.agent), gig=_down(m.gig), status=TaskStatus.CLAIMED)
+        .order_by()
+        .values("holder")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(held), Value(0))
+
+
+def _in_pool(m: Match):
+    return Exists(
+        PoolMembership.objects.approved().filter(brand=_down(m.brand), agent=_down(m.agent))
+    )
+
+
+def _speaks_language(m: Match):
+    # CEFR levels A1 < A2 < B1 < B2 < C1 < C2 sort as strings.
+    return Exists(
+        AgentLanguage.objects.filter(
+            profile__user=_down(m.agent),
+            language=_down(m.language),
+            level__gte=_down(m.min_level),
+        )
+    )
+
+
+def _has_required_skills(m: Match):
+    # No skill the gig requires is missing from the agent's profile.
+    agent_skills = AgentProfile.skills.through.objects.filter(
+        agentprofile__user=_down(_down(m.agent))
+    ).values("skill_id")
+    missing = Gig.required_skills.through.objects.filter(gig=_down(m.gig)).exclude(
+        skill_id__in=agent_skills
+    )
+    return ~Exists(missing)
+
+
+def _is_online(m: Match):
+    # Paused and offline agents are both "not online".
+    return Exists(AgentPresence.objects.filter(agent=_down(m.agent), status=PresenceStatus.ONLINE))
+
+
+def _under_hold_limit(m: Match):
+    return LessThan(held_count(m), m.max_tasks)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    condition: Callable[[Match], Any]
+    # Shown to the agent when this condition is what refuses a claim.
+    refusal: str
+    # True when the agent can fix it by finishing work, not by changing profile.
+    is_capacity: bool = False
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("in_pool", _in_pool, "You are not an approved member of this brand's pool."),
+    Rule(
+        "speaks_language",
+        _speaks_language,
+        "You do not speak this task's language at the level the gig requires.",
+    ),
+    Rule(
+        "has_required_skills",
+        _has_required_skills,
+        "You do not have every skill this gig requires.",
+    ),
+    Rule("is_online", _is_online, "Go online to claim tasks; you are offline or paused."),
+    Rule(
+        "under_hold_limit",
+        _under_hold_limit,
+        "You are at your limit of tasks for this gig; finish or release one first.",
+        is_capacity=True,
+    ),
+)
+
+
+def conditions(m: Match) -> list[Any]:
+    return [rule.condition(m) for rule in RULES]
+
+
+def _agents() -> QuerySet[User]:
+    return User.objects.filter(account_type=AccountType.AGENT, is_active=True)
+
+
+def _match_for_gig(gig: Gig, *, language: str | None = None) -> Match:
+    return Match(
+        agent=F("pk"),
+        brand=gig.brand_id,
+        gig=gig.pk,
+        language=language or gig.language,
+        min_level=gig.min_language_level,
+        max_tasks=gig.max_tasks_per_agent,
+    )
+
+
+def eligible_agents_for_gig(gig: Gig) -> QuerySet[User]:
+    """Agents who may be offered this gig's tasks right now."""
+    if gig.status != GigStatus.ACTIVE:
+        return User.objects.none()
+    return _agents().filter(*conditions(_match_for_gig(gig)))
+
+
+def offerable_tasks_for_agent(agent: User) -> QuerySet[Task]:
+    """Queued tasks, of active gigs, that this agent may claim right now."""
+    m = Match(
+        agent=agent.pk,
+        brand=F("brand_id"),
+        gig=F("gig_id"),
+        language=F("language"),
+        min_level=F("gig__min_language_level"),
+        max_tasks=F("gig__max_tasks_per_agent"),
+    )
+    if not agent.is_agent or not agent.is_active:
+        return Task.objects.none()
+    return (
+        Task.objects.filter(status=TaskStatus.QUEUED, gig__status=GigStatus.ACTIVE)
+        .filter(*conditions(m))
+        .order_by("-priority", "id")
+    )
+
+
+def failed_rules(agent: User, task: Task) -> list[Rule]:
+    """The conditions this agent fails for this task, in ``RULES`` order.
+
+    One query, whatever the number of rules: each becomes a boolean column.
+    """
+    m = _match_for_gig(task.gig, language=task.language)
+    row = (
+        _agents()
+        .filter(pk=agent.pk)
+        .annotate(**{f"ok_{rule.name}": rule.condition(m) for rule in RULES})
+        .values(*(f"ok_{rule.name}" for rule in RULES))
+        .first()
+    )
+    if row is None:
+        return list(RULES)
+    return [rule for rule in RULES if not row[f"ok_{rule.name}"]]
+
+
+def agent_is_eligible_for_task(agent: User, task: Task) -> bool:
+    """Whether the agent may claim this task now (open task, active gig, every rule met)."""
+    if task.status not in CLAIMABLE_STATUSES or task.gig.status != GigStatus.ACTIVE:
+        return False
+    m = _match_for_gig(task.gig, language=task.language)
+    return _agents().filter(pk=agent.pk).filter(*conditions(m)).exists()
