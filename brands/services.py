@@ -54,6 +54,10 @@ def brand_create(*, user: User, name: str, time_zone: str = "UTC", request=None)
         name=name, slug=_unique_slug(name), time_zone=time_zone, created_by=user
     )
     BrandMembership.objects.create(brand=brand, user=user, role=BrandRole.ADMIN)
+    # Imported here: gigs depends on brands, not the other way round.
+    from gigs.services import resolution_codes_seed
+
+    resolution_codes_seed(brand)
     audit_record(
         actor=user,
         action="brand.created",

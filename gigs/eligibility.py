@@ -19,19 +19,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import LessThan
+from django.utils import timezone
 
 from brands.models import PoolMembership
-from gigs.models import AgentPresence, Gig, GigStatus, PresenceStatus, Task, TaskStatus
+from gigs.models import (
+    AgentPresence,
+    DispatchMode,
+    Gig,
+    GigStatus,
+    PresenceStatus,
+    Task,
+    TaskReservation,
+    TaskStatus,
+)
 from marketplace.models import AccountType, AgentLanguage, AgentProfile, User
 
 # Task states an agent may claim from: waiting in the queue, or reserved for
 # someone by a directed offer.
 CLAIMABLE_STATUSES = (TaskStatus.QUEUED, TaskStatus.OFFERED)
+
+# An agent's page sends a heartbeat every 15 s; after three missed ones the
+# agent is no longer offered work, whatever their presence row says.
+PRESENCE_TIMEOUT = timedelta(seconds=45)
 
 
 @dataclass(frozen=True)
@@ -99,8 +114,15 @@ def _has_required_skills(m: Match):
 
 
 def _is_online(m: Match):
-    # Paused and offline agents are both "not online".
-    return Exists(AgentPresence.objects.filter(agent=_down(m.agent), status=PresenceStatus.ONLINE))
+    # Paused, away and offline agents are all "not online"; so is an agent
+    # whose page stopped sending heartbeats (a closed tab, a dropped network).
+    return Exists(
+        AgentPresence.objects.filter(
+            agent=_down(m.agent),
+            status=PresenceStatus.ONLINE,
+            last_heartbeat_at__gte=timezone.now() - PRESENCE_TIMEOUT,
+        )
+    )
 
 
 def _under_hold_limit(m: Match):
@@ -158,16 +180,56 @@ def _match_for_gig(gig: Gig, *, language: str | None = None) -> Match:
     )
 
 
-def eligible_agents_for_gig(gig: Gig) -> QuerySet[User]:
-    """Agents who may be offered this gig's tasks right now."""
+def eligible_agents_for_gig(gig: Gig, *, language: str | None = None) -> QuerySet[User]:
+    """Agents who may be offered this gig's tasks (in ``language``) right now."""
     if gig.status != GigStatus.ACTIVE:
         return User.objects.none()
-    return _agents().filter(*conditions(_match_for_gig(gig)))
+    return _agents().filter(*conditions(_match_for_gig(gig, language=language)))
 
 
-def offerable_tasks_for_agent(agent: User) -> QuerySet[Task]:
-    """Queued tasks, of active gigs, that this agent may claim right now."""
-    m = Match(
+def eligible_agents_for_task(task: Task) -> QuerySet[User]:
+    return eligible_agents_for_gig(task.gig, language=task.language)
+
+
+def _skills_matched(gig_ref: Any) -> Subquery:
+    required = Gig.required_skills.through.objects.filter(gig=gig_ref).values("skill_id")
+    matched = (
+        AgentProfile.skills.through.objects.filter(
+            agentprofile__user=OuterRef("pk"), skill_id__in=required
+        )
+        .order_by()
+        .values("agentprofile")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(matched), Value(0))
+
+
+def directed_candidates(task: Task) -> QuerySet[User]:
+    """Who gets the next reservation of a directed task, best first.
+
+    Eligible now, never offered this task before, and not already holding
+    another reservation. Ranked by skills matched, then longest idle (last
+    claim or reservation longest ago, never first). The QA issue adds its
+    score between the two.
+    """
+    offered_before = TaskReservation.objects.filter(task=task).values("agent_id")
+    reserved_now = TaskReservation.objects.filter(outcome="pending").values("agent_id")
+    return (
+        eligible_agents_for_task(task)
+        .exclude(pk__in=offered_before)
+        .exclude(pk__in=reserved_now)
+        .annotate(skills_matched=_skills_matched(task.gig_id))
+        .order_by(
+            F("skills_matched").desc(),
+            F("presence__last_assigned_at").asc(nulls_first=True),
+            "pk",
+        )
+    )
+
+
+def _task_match(agent: User) -> Match:
+    return Match(
         agent=agent.pk,
         brand=F("brand_id"),
         gig=F("gig_id"),
@@ -175,11 +237,53 @@ def offerable_tasks_for_agent(agent: User) -> QuerySet[Task]:
         min_level=F("gig__min_language_level"),
         max_tasks=F("gig__max_tasks_per_agent"),
     )
+
+
+def claimable_by(agent: User) -> Q:
+    """Tasks this agent could take if every rule passes: open-claim tasks in the
+    queue, and tasks reserved for them whose reservation has not expired."""
+    return Q(
+        status=TaskStatus.QUEUED,
+        gig__dispatch_mode=DispatchMode.OPEN,
+        holder__isnull=True,
+    ) | Q(
+        status=TaskStatus.OFFERED,
+        reserved_for=agent.pk,
+        reservation_expires_at__gt=timezone.now(),
+        holder__isnull=True,
+    )
+
+
+def claimable_tasks_for_agent(agent: User) -> QuerySet[Task]:
+    """Every task this agent may claim right now (open offers and their reservations)."""
     if not agent.is_agent or not agent.is_active:
         return Task.objects.none()
     return (
-        Task.objects.filter(status=TaskStatus.QUEUED, gig__status=GigStatus.ACTIVE)
-        .filter(*conditions(m))
+        Task.objects.filter(claimable_by(agent), gig__status=GigStatus.ACTIVE)
+        .filter(*conditions(_task_match(agent)))
+        .order_by("-priority", "id")
+    )
+
+
+def offerable_tasks_for_agent(agent: User) -> QuerySet[Task]:
+    """Open-claim tasks in the queue that this agent may claim right now."""
+    return claimable_tasks_for_agent(agent).filter(status=TaskStatus.QUEUED)
+
+
+def waiting_directed_tasks_for_agent(agent: User) -> QuerySet[Task]:
+    """Directed tasks nobody holds a reservation for, which this agent could take,
+    and has not been offered before."""
+    if not agent.is_agent or not agent.is_active:
+        return Task.objects.none()
+    return (
+        Task.objects.filter(
+            status=TaskStatus.QUEUED,
+            holder__isnull=True,
+            gig__dispatch_mode=DispatchMode.DIRECTED,
+            gig__status=GigStatus.ACTIVE,
+        )
+        .filter(*conditions(_task_match(agent)))
+        .exclude(reservations__agent=agent)
         .order_by("-priority", "id")
     )
 

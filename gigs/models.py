@@ -59,6 +59,26 @@ class Gig(models.Model):
     dispatch_mode = models.CharField(
         max_length=10, choices=DispatchMode.choices, default=DispatchMode.OPEN
     )
+    reservation_timeout_seconds = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(5), MaxValueValidator(600)],
+        help_text="Directed dispatch: how long an agent has to accept a reserved task.",
+    )
+    heartbeat_grace_seconds = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(15), MaxValueValidator(900)],
+        help_text="Billing stops at the last heartbeat once none has come for this long.",
+    )
+    lease_seconds = models.PositiveIntegerField(
+        default=300,
+        validators=[MinValueValidator(60), MaxValueValidator(3600)],
+        help_text="A task whose agent has been silent this long goes back to the queue.",
+    )
+    max_billable_minutes = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text="Per-minute gigs: the most time one task may bill.",
+    )
     status = models.CharField(max_length=10, choices=GigStatus.choices, default=GigStatus.ACTIVE)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -128,6 +148,23 @@ class Task(models.Model):
         related_name="held_tasks",
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Directed dispatch: the one agent who may claim the task until the
+    # reservation expires (status "offered").
+    reserved_for = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reserved_tasks",
+    )
+    reservation_expires_at = models.DateTimeField(null=True, blank=True)
+    resolution_code = models.CharField(max_length=40, blank=True)
+    escalation_reason = models.TextField(blank=True, max_length=2000)
+    csat_score = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    csat_comment = models.TextField(blank=True, max_length=2000)
+    csat_at = models.DateTimeField(null=True, blank=True)
 
     objects = BrandScopedQuerySet.as_manager()
 
@@ -140,12 +177,21 @@ class Task(models.Model):
             models.Index(fields=["brand", "status", "-id"], name="task_brand_status"),
             models.Index(fields=["brand", "gig", "status", "-id"], name="task_brand_gig_status"),
             models.Index(fields=["gig", "status", "priority"], name="task_gig_queue"),
+            # The expiry sweeps: claimed tasks past their lease, offers past their time.
+            models.Index(fields=["status", "lease_expires_at"], name="task_lease_due"),
+            models.Index(fields=["status", "reservation_expires_at"], name="task_reservation_due"),
+            models.Index(fields=["holder", "status"], name="task_holder_status"),
         ]
         constraints = [
             models.UniqueConstraint(
                 fields=["brand", "external_id"],
                 condition=models.Q(external_id__isnull=False),
                 name="task_external_id_unique_per_brand",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(csat_score__isnull=True)
+                | models.Q(csat_score__gte=1, csat_score__lte=5),
+                name="task_csat_one_to_five",
             ),
         ]
 
@@ -249,6 +295,8 @@ class TaskImport(models.Model):
 class PresenceStatus(models.TextChoices):
     ONLINE = "online", "Online"
     PAUSED = "paused", "Paused"
+    # Set by dispatch, not the agent: several reservations in a row lapsed.
+    AWAY = "away", "Away (missed offers)"
     OFFLINE = "offline", "Offline"
 
 
@@ -266,6 +314,10 @@ class AgentPresence(models.Model):
         max_length=10, choices=PresenceStatus.choices, default=PresenceStatus.OFFLINE
     )
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Directed dispatch offers to the agent idle longest: the last claim or
+    # reservation, NULL for never.
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    lapsed_in_a_row = models.PositiveSmallIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -273,3 +325,198 @@ class AgentPresence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} ({self.get_status_display()})"
+
+
+class ReservationOutcome(models.TextChoices):
+    PENDING = "pending", "Waiting for the agent"
+    ACCEPTED = "accepted", "Claimed"
+    REJECTED = "rejected", "Rejected"
+    LAPSED = "lapsed", "Lapsed"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class TaskReservation(models.Model):
+    """One directed offer of a task to one agent, or an agent passing on an open task.
+
+    Dispatch reads these to move a task to the next agent and never back to
+    one who already let it go.
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="reservations")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="task_reservations"
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=10, choices=ReservationOutcome.choices, default=ReservationOutcome.PENDING
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["task", "agent"], name="reservation_task_agent")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task"],
+                condition=models.Q(outcome="pending"),
+                name="reservation_one_pending_per_task",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Task {self.task_id} → {self.agent} ({self.get_outcome_display()})"
+
+
+class SessionOutcome(models.TextChoices):
+    RESOLVED = "resolved", "Resolved"
+    ESCALATED = "escalated", "Escalated"
+    RELEASED = "released", "Released by the agent"
+    LEASE_EXPIRED = "lease_expired", "Returned to the queue (agent silent)"
+    CANCELLED = "cancelled", "Task cancelled"
+
+
+class WorkSession(models.Model):
+    """An agent's hold on a task, from claim to resolve, escalate or release.
+
+    Billable time is the sum of active intervals. An interval runs while
+    heartbeats keep coming; once none has come for the grace period it ends
+    at the last one, and the next heartbeat opens a new interval.
+    ``closed_ms`` holds the finished intervals; the open one runs from
+    ``active_since`` to the last heartbeat (or to now, within the grace).
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="work_sessions")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="work_sessions"
+    )
+    brand = models.ForeignKey("brands.Brand", on_delete=models.PROTECT, related_name="+")
+    gig = models.ForeignKey(Gig, on_delete=models.PROTECT, related_name="work_sessions")
+    # The gig's terms when the task was claimed: later edits to the gig do not
+    # change the price of work already under way.
+    pay_model = models.CharField(max_length=20, choices=PayModel.choices)
+    rate_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    grace_seconds = models.PositiveIntegerField()
+    lease_seconds = models.PositiveIntegerField()
+    max_billable_seconds = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    active_since = models.DateTimeField()
+    last_heartbeat_at = models.DateTimeField()
+    closed_ms = models.PositiveBigIntegerField(default=0)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=SessionOutcome.choices, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["agent", "ended_at"], name="session_agent_open")]
+        constraints = [
+            # The database's own guarantee that a task is worked by one agent at a time.
+            models.UniqueConstraint(
+                fields=["task"],
+                condition=models.Q(ended_at__isnull=True),
+                name="session_one_open_per_task",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} on task {self.task_id}"
+
+
+class WorkRecordQuerySet(models.QuerySet["WorkRecord"]):
+    def update(self, **kwargs):  # noqa: ARG002
+        raise TypeError("Work records are immutable.")
+
+    def delete(self):
+        raise TypeError("Work records are immutable.")
+
+
+class WorkRecord(models.Model):
+    """What one finished work session earned the right to be paid for. Never changes.
+
+    The payouts app turns these into earnings: per-minute gigs pay
+    ``billable_seconds`` at ``rate_minor`` per minute, per-resolution gigs pay
+    ``rate_minor`` for a record whose outcome is "resolved".
+    """
+
+    session = models.OneToOneField(WorkSession, on_delete=models.PROTECT, related_name="record")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="work_records"
+    )
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="work_records")
+    gig = models.ForeignKey(Gig, on_delete=models.PROTECT, related_name="work_records")
+    brand = models.ForeignKey("brands.Brand", on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    billable_seconds = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=20, choices=SessionOutcome.choices)
+    resolution_code = models.CharField(max_length=40, blank=True)
+    pay_model = models.CharField(max_length=20, choices=PayModel.choices)
+    rate_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = WorkRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["agent", "-id"], name="workrecord_agent_recent"),
+            models.Index(fields=["brand", "-id"], name="workrecord_brand_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} · task {self.task_id} · {self.billable_seconds}s {self.outcome}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("Work records are immutable.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Work records are immutable.")
+
+
+class ResolutionCode(models.Model):
+    """A brand's codes for how a task ended (the agent picks one to resolve)."""
+
+    brand = models.ForeignKey(
+        "brands.Brand", on_delete=models.CASCADE, related_name="resolution_codes"
+    )
+    code = models.SlugField(max_length=40)
+    label = models.CharField(max_length=120)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "code"], name="resolutioncode_unique_per_brand"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class CannedReply(models.Model):
+    """A brand's ready-made answer that agents insert into a reply and adapt."""
+
+    brand = models.ForeignKey(
+        "brands.Brand", on_delete=models.CASCADE, related_name="canned_replies"
+    )
+    title = models.CharField(max_length=120)
+    body = models.TextField(max_length=5000)
+    language = models.CharField(max_length=8, choices=LANGUAGE_CHOICES, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BrandScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["title", "id"]
+        verbose_name_plural = "canned replies"
+
+    def __str__(self) -> str:
+        return self.title

@@ -12,20 +12,33 @@ from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 
 from brands.models import Brand
+from gigs import live
+from gigs.dispatch import task_offer, tasks_offer
 from gigs.models import (
     Gig,
     GigStatus,
     Message,
     MessageKind,
+    ResolutionCode,
     Task,
     TaskPriority,
     TaskStatus,
 )
+from gigs.payloads import message_payload
 from marketplace.audit import audit_record, changed_fields
 from marketplace.errors import Conflict, ValidationFailed
 from marketplace.languages import LANGUAGE_NAMES
 
 TASK_EXTERNAL_ID_CONSTRAINT = "task_external_id_unique_per_brand"
+
+DEFAULT_RESOLUTION_CODES = (
+    ("answered", "Question answered"),
+    ("refund_issued", "Refund issued"),
+    ("replacement_sent", "Replacement sent"),
+    ("order_updated", "Order updated"),
+    ("no_customer_reply", "No reply from the customer"),
+    ("duplicate", "Duplicate"),
+)
 
 GIG_EDITABLE_FIELDS = (
     "title",
@@ -371,6 +384,8 @@ def task_create(*, brand: Brand, data: TaskInput, actor=None) -> tuple[Task, boo
     # read it, and then this one can be inserted after all.
     for _attempt in range(2):
         if _task_insert(task, message):
+            # Agents hear of it only once it is committed and claimable.
+            transaction.on_commit(lambda: task_offer(task))
             return task, True
         existing = Task.objects.for_brand(brand).filter(external_id=task.external_id).first()
         if existing is not None:
@@ -393,10 +408,23 @@ def tasks_bulk_create(*, brand: Brand, rows: list[TaskInput]) -> list[Task]:
             if message is not None:
                 messages.append(message)
         Message.objects.bulk_create(messages, batch_size=500)
+        transaction.on_commit(lambda: tasks_offer(tasks))
     return tasks
 
 
 BRAND_MESSAGE_KINDS = (MessageKind.CUSTOMER, MessageKind.NOTE)
+
+
+def _publish_message(message: Message) -> None:
+    """Show the message live in the holder's workspace and, unless it is an
+    internal note, on the customer's page."""
+    topics = [live.task_topic(message.task_id)]
+    if message.kind != MessageKind.NOTE:
+        topics.append(live.customer_topic(message.task_id))
+    live.publish(
+        {"type": "message", "task_id": message.task_id, "message": message_payload(message)},
+        topics=topics,
+    )
 
 
 def message_add(
@@ -447,9 +475,21 @@ def message_add(
         with transaction.atomic():
             message.save()
             Task.objects.filter(pk=task.pk).update(updated_at=timezone.now())
+            _publish_message(message)
     except IntegrityError:
         existing = task.messages.filter(external_id=external_id).first() if external_id else None
         if existing is None:
             raise
         return existing, False
     return message, True
+
+
+def resolution_codes_seed(brand) -> None:
+    """Give a brand the default resolution codes (idempotent)."""
+    ResolutionCode.objects.bulk_create(
+        [
+            ResolutionCode(brand=brand, code=code, label=label)
+            for code, label in DEFAULT_RESOLUTION_CODES
+        ],
+        ignore_conflicts=True,
+    )

@@ -15,9 +15,8 @@ from django.db import connection
 
 from gigs.dispatch import task_claim
 from gigs.eligibility import offerable_tasks_for_agent
-from gigs.models import Task, TaskStatus
+from gigs.models import Task, TaskStatus, WorkSession
 from marketplace.errors import Conflict
-from marketplace.models import AuditEvent
 from tests.gigs.factories import GigFactory, TaskFactory
 from tests.gigs.test_eligibility import make_agent
 
@@ -89,7 +88,11 @@ def test_concurrent_claimers_give_every_task_exactly_one_holder_within_limits(br
     won = set(successes)
     assert len(won) == len({pk for pk, _ in won}) == len(claimed)
     assert dict(won) == {t["pk"]: t["holder_id"] for t in claimed}
-    assert AuditEvent.objects.filter(action="task.claimed").count() == len(claimed)
+    # One open work session per claimed task, each the holder's.
+    sessions = dict(
+        WorkSession.objects.filter(ended_at__isnull=True).values_list("task_id", "agent_id")
+    )
+    assert sessions == {t["pk"]: t["holder_id"] for t in claimed}
     # Every agent reached its limit in every gig, and none went past it.
     per_agent_and_gig = Counter((t["holder_id"], t["gig_id"]) for t in claimed)
     assert len(per_agent_and_gig) == AGENTS * len(gigs)

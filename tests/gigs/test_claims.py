@@ -3,7 +3,14 @@
 import pytest
 
 from gigs.dispatch import presence_set, task_claim, task_release
-from gigs.models import AgentPresence, GigStatus, PresenceStatus, Task, TaskStatus
+from gigs.models import (
+    AgentPresence,
+    GigStatus,
+    PresenceStatus,
+    Task,
+    TaskStatus,
+    WorkSession,
+)
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from marketplace.languages import CEFRLevel
 from marketplace.models import AuditEvent
@@ -41,17 +48,22 @@ def test_claim_sets_claimed_at_and_a_five_minute_lease(agent, task):
     assert (task.lease_expires_at - task.claimed_at).total_seconds() == 300
 
 
-def test_claim_is_audited(agent, task):
+def test_claim_opens_one_work_session_on_the_gigs_terms(agent, task):
     task_claim(agent=agent, task_id=task.pk)
-    event = AuditEvent.objects.get(action="task.claimed")
-    assert (event.actor, event.target_id) == (agent, str(task.pk))
+    session = WorkSession.objects.get(task=task)
+    assert (session.agent, session.ended_at, session.rate_minor, session.pay_model) == (
+        agent,
+        None,
+        task.gig.rate_minor,
+        task.gig.pay_model,
+    )
 
 
 def test_claiming_a_task_you_already_hold_returns_it(agent, task):
     task_claim(agent=agent, task_id=task.pk)
     again = task_claim(agent=agent, task_id=task.pk)
     assert again.holder == agent
-    assert AuditEvent.objects.filter(action="task.claimed").count() == 1
+    assert WorkSession.objects.filter(task=task).count() == 1
 
 
 def test_claim_of_a_taken_task_is_a_conflict_and_changes_nothing(brand, agent, task):

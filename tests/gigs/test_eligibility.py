@@ -1,6 +1,7 @@
 """Dispatch eligibility: every rule excludes on its own, and a fully eligible agent is in."""
 
 import pytest
+from django.utils import timezone
 
 from brands.models import PoolMembership, PoolStatus
 from gigs.eligibility import (
@@ -33,7 +34,9 @@ def make_agent(
     if pool_status:
         PoolMembership.objects.create(brand=brand, agent=profile.user, status=pool_status)
     if presence:
-        AgentPresence.objects.create(agent=profile.user, status=presence)
+        AgentPresence.objects.create(
+            agent=profile.user, status=presence, last_heartbeat_at=timezone.now()
+        )
     return profile.user
 
 

@@ -1,0 +1,110 @@
+"""Live notifications: what services tell connected browsers after a commit.
+
+The database is the record; these messages only say "look again". A client
+that misses one loses nothing, because every (re)connection starts with a
+snapshot read from the database.
+
+Delivery is one channel-layer message per process, not one per socket: every
+WebSocket process keeps one hub channel in ``HUB_GROUP`` and hands each event
+to the sockets it holds itself (``gigs.hub``). A group send to each of a
+thousand agents costs the channel layer a thousand deliveries; this costs it
+one per process.
+
+Topics a connection can listen to:
+
+- ``agent:<user id>``: one agent's own events (reservations, held tasks, presence);
+- ``pool:<brand id>``: every agent approved in a brand's pool (open offers and
+  withdrawals); ``agents`` narrows an event to some of them;
+- ``task:<task id>``: the holder's workspace, internal notes included;
+- ``customer:<task id>``: the customer page, never internal notes;
+- ``brand:<brand id>``: the brand's live console.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+HUB_GROUP = "gigdesk.hub"
+HUB_MESSAGE_TYPE = "hub.batch"
+
+
+def agent_topic(user_id: int) -> str:
+    return f"agent:{user_id}"
+
+
+def pool_topic(brand_id: int) -> str:
+    return f"pool:{brand_id}"
+
+
+def task_topic(task_id: int) -> str:
+    return f"task:{task_id}"
+
+
+def customer_topic(task_id: int) -> str:
+    return f"customer:{task_id}"
+
+
+def brand_topic(brand_id: int) -> str:
+    return f"brand:{brand_id}"
+
+
+class _Batch:
+    """Events raised in one transaction (savepoint), sent together after it commits."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def __call__(self) -> None:
+        _send(self.items)
+
+
+def publish(
+    event: dict[str, Any], *, topics: Iterable[str], agents: Iterable[int] | None = None
+) -> None:
+    """Send ``event`` to the connections listening to any of ``topics`` once the
+    current transaction commits (at once, outside one).
+
+    ``agents``, when given, limits delivery to connections of those agent ids.
+    Events raised in one transaction leave together, in order, as one message;
+    a rollback drops them with the transaction's other on-commit work.
+    """
+    item = {
+        "topics": list(topics),
+        "agents": None if agents is None else list(agents),
+        "event": event,
+    }
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        _send([item])
+        return
+    savepoints = set(connection.savepoint_ids)
+    if connection.run_on_commit:
+        # Join the batch of this same savepoint, so that rolling back the
+        # savepoint also drops what was raised inside it.
+        sids, callback, _robust = connection.run_on_commit[-1]
+        if isinstance(callback, _Batch) and sids == savepoints:
+            callback.items.append(item)
+            return
+    batch = _Batch()
+    batch.items.append(item)
+    transaction.on_commit(batch, robust=True)
+
+
+def _send(items: list[dict[str, Any]]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(HUB_GROUP, {"type": HUB_MESSAGE_TYPE, "items": items})
+    except Exception:
+        # A notification that cannot be sent must never undo or fail the
+        # committed work; clients catch up from their next snapshot.
+        logger.exception("Could not publish %d live event(s)", len(items))
