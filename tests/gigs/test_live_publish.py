@@ -1,0 +1,90 @@
+"""Live events leave after the commit, together, and never after a rollback."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from gigs import live
+from gigs.dispatch import task_claim, task_offer
+from tests.gigs.factories import GigFactory, TaskFactory
+from tests.gigs.test_eligibility import make_agent
+
+
+@pytest.fixture
+def hub_channel(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    layer = get_channel_layer()
+    name = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(live.HUB_GROUP, name)
+    yield layer, name
+    async_to_sync(layer.group_discard)(live.HUB_GROUP, name)
+
+
+def _received(layer, name):
+    async def drain():
+        import asyncio
+
+        messages = []
+        while True:
+            try:
+                messages.append(await asyncio.wait_for(layer.receive(name), timeout=0.05))
+            except TimeoutError:
+                return messages
+
+    return async_to_sync(drain)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_of_one_transaction_leave_as_one_message_after_commit(hub_channel):
+    layer, name = hub_channel
+    with transaction.atomic():
+        live.publish({"type": "a"}, topics=["agent:1"])
+        live.publish({"type": "b"}, topics=["task:2"], agents=[3])
+        assert _received(layer, name) == []
+    [message] = _received(layer, name)
+    assert [item["event"]["type"] for item in message["items"]] == ["a", "b"]
+    assert message["items"][1]["agents"] == [3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_savepoint_drops_its_events(hub_channel):
+    layer, name = hub_channel
+    with transaction.atomic():
+        live.publish({"type": "kept"}, topics=["agent:1"])
+        try:
+            with transaction.atomic():
+                live.publish({"type": "dropped"}, topics=["agent:1"])
+                raise RuntimeError
+        except RuntimeError:
+            pass
+    events = [item["event"]["type"] for m in _received(layer, name) for item in m["items"]]
+    assert events == ["kept"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_open_task_is_offered_to_eligible_agents_only(hub_channel, brand):
+    layer, name = hub_channel
+    eligible = make_agent(brand)
+    make_agent(brand, language="de")
+    task = TaskFactory(gig=GigFactory(brand=brand))
+    _received(layer, name)
+    task_offer(task)
+    [message] = _received(layer, name)
+    [item] = message["items"]
+    assert item["event"]["type"] == "offer"
+    assert item["event"]["task"]["id"] == task.pk
+    assert (item["topics"], item["agents"]) == ([live.pool_topic(brand.pk)], [eligible.pk])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_withdraws_the_offer_from_the_pool(hub_channel, brand):
+    layer, name = hub_channel
+    agent = make_agent(brand)
+    task = TaskFactory(gig=GigFactory(brand=brand))
+    _received(layer, name)
+    task_claim(agent=agent, task_id=task.pk)
+    events = [item for m in _received(layer, name) for item in m["items"]]
+    withdraw = next(item for item in events if item["event"]["type"] == "withdraw")
+    assert withdraw["topics"] == [live.pool_topic(brand.pk)]
+    assert withdraw["event"] == {"type": "withdraw", "task_id": task.pk, "reason": "taken"}
