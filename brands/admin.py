@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from brands.models import ApiKey, Brand, BrandInvitation, BrandMembership, PoolMembership
+from brands.models import (
+    ApiKey,
+    Brand,
+    BrandInvitation,
+    BrandMembership,
+    PoolMembership,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 class BrandMembershipInline(admin.TabularInline):
@@ -83,4 +91,57 @@ class PoolMembershipAdmin(admin.ModelAdmin):
     ]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ["url", "brand", "is_active", "consecutive_failures", "failing_since"]
+    list_filter = ["is_active", "brand"]
+    search_fields = ["url", "description", "brand__name"]
+    list_select_related = ["brand"]
+    # Endpoints are managed in the brand console, where changes are audited
+    # and the webhook cache is told; the signing secret is never shown here.
+    exclude = ["secret", "previous_secret"]
+    readonly_fields = [
+        "brand",
+        "url",
+        "description",
+        "events",
+        "is_active",
+        "consecutive_failures",
+        "failing_since",
+        "previous_secret_expires_at",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "event_type",
+        "event_id",
+        "brand",
+        "endpoint",
+        "status",
+        "attempts",
+        "last_status_code",
+        "created_at",
+    ]
+    list_filter = ["status", "event_type", "brand"]
+    search_fields = ["event_id", "endpoint__url"]
+    list_select_related = ["brand", "endpoint"]
+    # The delivery log is a record of what was sent: read it, never edit it.
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -241,3 +241,150 @@ class PoolMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} in {self.brand} pool ({self.get_status_display()})"
+
+
+# --- Webhooks ---------------------------------------------------------------------
+
+
+class WebhookEventType(models.TextChoices):
+    """The task events a brand's endpoint can subscribe to."""
+
+    TASK_CLAIMED = "task.claimed", "Task claimed by an agent"
+    TASK_MESSAGE_CREATED = "task.message.created", "Message added to a task"
+    TASK_RESOLVED = "task.resolved", "Task resolved"
+    TASK_ESCALATED = "task.escalated", "Task escalated to your team"
+    TASK_RELEASED = "task.released", "Task released back to the queue"
+
+
+# Sent only by the "send test event" button; no endpoint subscribes to it.
+WEBHOOK_PING_EVENT = "ping"
+
+
+class WebhookEndpointQuerySet(models.QuerySet["WebhookEndpoint"]):
+    def for_brand(self, brand):
+        return self.filter(brand=brand)
+
+    def active(self):
+        return self.filter(is_active=True)
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the brand's own systems that receives signed task events.
+
+    The signing secret is stored in the clear: unlike an API key, which we
+    only need to recognise, we need the secret itself to sign every delivery.
+    """
+
+    URL_MAX_LENGTH = 500
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField("URL", max_length=URL_MAX_LENGTH)
+    description = models.CharField(max_length=200, blank=True)
+    secret = models.CharField(max_length=80)
+    # After a rotation the previous secret signs too (a second v1= in the
+    # header) until this moment, so receivers can switch without losing events.
+    previous_secret = models.CharField(max_length=80, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    events = models.JSONField(default=list, help_text="Subscribed event types.")
+    is_active = models.BooleanField(default=True)
+    # Failed attempts in a row; a successful delivery resets it.
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    # Set when a delivery used up all its attempts; cleared by the next success.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WebhookEndpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def is_failing(self) -> bool:
+        return self.failing_since is not None
+
+    def event_labels(self) -> list[str]:
+        labels = dict(WebhookEventType.choices)
+        return [labels.get(event, event) for event in self.events]
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RETRYING = "retrying", "Retrying"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDeliveryQuerySet(models.QuerySet["WebhookDelivery"]):
+    def for_brand(self, brand):
+        return self.filter(brand=brand)
+
+    def open(self):
+        return self.filter(
+            status__in=[WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.RETRYING]
+        )
+
+
+class WebhookDelivery(models.Model):
+    """One event on its way to one endpoint, with every attempt's outcome.
+
+    ``body`` is the exact JSON text sent, kept as text rather than JSON so
+    that every attempt and every redelivery sends the same bytes (a JSON
+    column may reorder keys). A redelivery is a new row with the same
+    ``event_id`` and body, so receivers can recognise it.
+    """
+
+    RESPONSE_EXCERPT_LENGTH = 500
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    # Denormalised from the endpoint, so the brand's log is one index range.
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    event_id = models.CharField(max_length=40)
+    event_type = models.CharField(max_length=40)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=WebhookDeliveryStatus.choices, default=WebhookDeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=8)
+    # When the next attempt is due; while an attempt is in flight, when that
+    # attempt's claim runs out (see brands.webhooks.webhook_delivery_attempt).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=255, blank=True)
+    last_response_excerpt = models.TextField(blank=True)
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    redelivery_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="redeliveries"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WebhookDeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The brand's delivery log, newest first.
+            models.Index(fields=["brand", "-id"], name="webhookdelivery_brand_log"),
+            # One endpoint's log on its page.
+            models.Index(fields=["endpoint", "-id"], name="webhookdelivery_endpoint_log"),
+            # The sweep for due attempts whose job was lost.
+            models.Index(fields=["status", "next_attempt_at"], name="webhookdelivery_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} → {self.endpoint_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.RETRYING)

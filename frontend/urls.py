@@ -68,3 +68,124 @@ urlpatterns = [
         name="pool_invitation_decline",
     ),
 ]
+
+# Live views
+from frontend.views import live  # noqa: E402
+
+urlpatterns += [
+    path("brands/<slug:slug>/live/", live.brand_live, name="brand_live"),
+    path("brands/<slug:slug>/live/summary/", live.brand_live_summary, name="brand_live_summary"),
+    path("staff/live/", live.staff_live, name="staff_live"),
+]
+
+# Workspace and customer pages
+from frontend.views import brand_settings, customer, workspace  # noqa: E402
+
+urlpatterns += [
+    # The agent's workspace: held tasks, and working one of them.
+    path("agent/work/", workspace.work_list, name="work_list"),
+    path("agent/work/<int:task_id>/", workspace.work_detail, name="work_detail"),
+    path(
+        "agent/work/<int:task_id>/conversation/",
+        workspace.work_conversation,
+        name="work_conversation",
+    ),
+    path("agent/work/<int:task_id>/reply/", workspace.work_reply, name="work_reply"),
+    path("agent/work/<int:task_id>/note/", workspace.work_note, name="work_note"),
+    path("agent/work/<int:task_id>/resolve/", workspace.work_resolve, name="work_resolve"),
+    path("agent/work/<int:task_id>/escalate/", workspace.work_escalate, name="work_escalate"),
+    path("agent/work/<int:task_id>/release/", workspace.work_release, name="work_release"),
+    # The customer's page behind the signed link; no login.
+    path("c/<str:token>/", customer.customer_conversation, name="customer_conversation"),
+    path("c/<str:token>/reply/", customer.customer_reply, name="customer_reply"),
+    path("c/<str:token>/rate/", customer.customer_rate, name="customer_rate"),
+    # Brand console: what agents work with.
+    path(
+        "brands/<slug:slug>/canned-replies/",
+        brand_settings.canned_reply_list,
+        name="canned_reply_list",
+    ),
+    path(
+        "brands/<slug:slug>/canned-replies/<int:canned_reply_id>/",
+        brand_settings.canned_reply_edit,
+        name="canned_reply_edit",
+    ),
+    path(
+        "brands/<slug:slug>/canned-replies/<int:canned_reply_id>/delete/",
+        brand_settings.canned_reply_remove,
+        name="canned_reply_delete",
+    ),
+    path(
+        "brands/<slug:slug>/resolution-codes/",
+        brand_settings.resolution_code_list,
+        name="resolution_code_list",
+    ),
+    path(
+        "brands/<slug:slug>/resolution-codes/<int:code_id>/active/",
+        brand_settings.resolution_code_activation,
+        name="resolution_code_set_active",
+    ),
+]
+
+# Agent queue
+from frontend.views import queue  # noqa: E402
+
+urlpatterns += [
+    path("agent/queue/", queue.agent_queue, name="agent_queue"),
+]
+
+# Brand webhooks
+from frontend.views import webhooks as webhook_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "brands/<slug:slug>/webhooks/",
+        webhook_views.webhook_endpoint_list,
+        name="webhook_endpoint_list",
+    ),
+    path(
+        "brands/<slug:slug>/webhooks/deliveries/",
+        webhook_views.webhook_delivery_list,
+        name="webhook_delivery_list",
+    ),
+    path(
+        "brands/<slug:slug>/webhooks/deliveries/<int:delivery_id>/",
+        webhook_views.webhook_delivery_detail,
+        name="webhook_delivery_detail",
+    ),
+    path(
+        "brands/<slug:slug>/webhooks/deliveries/<int:delivery_id>/redeliver/",
+        webhook_views.webhook_delivery_redeliver,
+        name="webhook_delivery_redeliver",
+    ),
+    path(
+        "brands/<slug:slug>/webhooks/<int:endpoint_id>/",
+        webhook_views.webhook_endpoint_detail,
+        name="webhook_endpoint_detail",
+    ),
+    path(
+        "brands/<slug:slug>/webhooks/<int:endpoint_id>/edit/",
+        webhook_views.webhook_endpoint_edit,
+        name="webhook_endpoint_edit",
+    ),
+    path(
+        "brands/<slug:slug>/webhooks/<int:endpoint_id>/rotate-secret/",
+        webhook_views.webhook_endpoint_rotate_secret,
+        name="webhook_endpoint_rotate_secret",
+    ),
+    path(
+        "brands/<slug:slug>/webhooks/<int:endpoint_id>/active/",
+        webhook_views.webhook_endpoint_set_active,
+        name="webhook_endpoint_set_active",
+    ),
+    path(
+        "brands/<slug:slug>/webhooks/<int:endpoint_id>/delete/",
+        webhook_views.webhook_endpoint_delete,
+        name="webhook_endpoint_delete",
+    ),
+    path(
+        "brands/<slug:slug>/webhooks/<int:endpoint_id>/test/",
+        webhook_views.webhook_endpoint_ping,
+        name="webhook_endpoint_ping",
+    ),
+]

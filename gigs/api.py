@@ -23,17 +23,20 @@ from gigs.models import Gig, Task, TaskPriority
 from gigs.selectors import access_gig, access_task, gig_list, task_list
 from gigs.serializers import (
     PRIORITY_NAMES,
+    CsatCreateSerializer,
     ErrorSerializer,
     GigCreateSerializer,
     GigSerializer,
     MessageCreateSerializer,
     MessageSerializer,
     TaskCreateSerializer,
+    TaskCsatSerializer,
     TaskDetailSerializer,
     TaskSerializer,
     task_representation,
 )
 from gigs.services import TaskInput, gig_create, message_add, parse_priority, task_create
+from gigs.work import task_rate
 from marketplace.idempotency import IDEMPOTENCY_HEADER, REPLAYED_HEADER, idempotent
 
 
@@ -306,3 +309,38 @@ class TaskMessageCreateApi(BrandApiView):
             MessageSerializer(message).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class TaskCsatApi(BrandApiView):
+    queryset = Task.objects.none()
+    serializer_class = TaskCsatSerializer
+
+    @extend_schema(
+        operation_id="tasks_csat_create",
+        summary="Record the customer's satisfaction rating (CSAT)",
+        description=(
+            "For brands whose customers rate in their own helpdesk. A task is rated once, "
+            "after it is resolved. Sending the same rating again (same `score` and "
+            "`comment`) returns it unchanged; a different one is refused with 409."
+        ),
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=CsatCreateSerializer,
+        responses={
+            200: OpenApiResponse(TaskCsatSerializer, description="The task's rating."),
+            **_POST_ERRORS,
+            404: OpenApiResponse(_ERROR, description="No such task among yours."),
+            409: OpenApiResponse(
+                _ERROR,
+                description="`not_resolved`: the task is not resolved; `already_rated`: it "
+                "has another rating; or a request with the same Idempotency-Key is still "
+                "running.",
+            ),
+        },
+    )
+    @idempotent
+    def post(self, request: Request, task_id: int) -> Response:
+        task = access_task(brand=self.brand, task_id=task_id)
+        serializer = CsatCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = task_rate(task=task, **serializer.validated_data)
+        return Response(TaskCsatSerializer(task).data)

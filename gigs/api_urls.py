@@ -14,4 +14,5 @@ urlpatterns = [
         api.TaskMessageCreateApi.as_view(),
         name="task_message_create",
     ),
+    path("tasks/<int:task_id>/csat", api.TaskCsatApi.as_view(), name="task_csat_create"),
 ]

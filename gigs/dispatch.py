@@ -398,7 +398,12 @@ def task_offer(task: Task) -> None:
     if gig.dispatch_mode == DispatchMode.DIRECTED:
         _reserve_next(task, timezone.now())
         return
-    agent_ids = list(eligible_agents_for_task(task).values_list("pk", flat=True))
+    passed = TaskReservation.objects.filter(
+        task=task, outcome=ReservationOutcome.REJECTED
+    ).values("agent_id")
+    agent_ids = list(
+        eligible_agents_for_task(task).exclude(pk__in=passed).values_list("pk", flat=True)
+    )
     if agent_ids:
         live.publish(
             {"type": "offer", "task": task_offer_payload(task)},

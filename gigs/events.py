@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from brands.webhooks import webhook_event_emit
-
 from gigs.models import Message, Task
 from gigs.payloads import message_payload, task_webhook_payload
 

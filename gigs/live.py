@@ -22,6 +22,7 @@ Topics a connection can listen to:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 HUB_GROUP = "gigdesk.hub"
 HUB_MESSAGE_TYPE = "hub.batch"
+
+_in_flight: set[asyncio.Task] = set()
 
 
 def agent_topic(user_id: int) -> str:
@@ -102,8 +105,20 @@ def _send(items: list[dict[str, Any]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    message = {"type": HUB_MESSAGE_TYPE, "items": items}
     try:
-        async_to_sync(layer.group_send)(HUB_GROUP, {"type": HUB_MESSAGE_TYPE, "items": items})
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    try:
+        if loop is not None:
+            # Called from async code (not the services' usual sync threads):
+            # send without blocking the loop.
+            task = loop.create_task(layer.group_send(HUB_GROUP, message))
+            _in_flight.add(task)
+            task.add_done_callback(_in_flight.discard)
+        else:
+            async_to_sync(layer.group_send)(HUB_GROUP, message)
     except Exception:
         # A notification that cannot be sent must never undo or fail the
         # committed work; clients catch up from their next snapshot.

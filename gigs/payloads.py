@@ -66,7 +66,7 @@ def task_webhook_payload(task: Task) -> dict[str, Any]:
         "resolution_code": task.resolution_code or None,
         "escalation_reason": task.escalation_reason or None,
         "agent": (
-            {"id": task.holder_id, "name": task.holder.get_full_name() or f"Agent {task.holder_id}"}
+            {"id": task.holder_id, "name": task.holder.public_name}
             if task.holder_id
             else None
         ),

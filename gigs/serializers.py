@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -78,6 +79,29 @@ class StrictSerializer(serializers.Serializer):
         return value
 
 
+def _gig_timing_field(name: str, unit: str, what: str) -> serializers.IntegerField:
+    """An optional gig setting with the model's own bounds and default, stated in
+    the schema and in the error a client gets for a value outside them."""
+    field = Gig._meta.get_field(name)
+    low = next(v.limit_value for v in field.validators if isinstance(v, MinValueValidator))
+    high = next(v.limit_value for v in field.validators if isinstance(v, MaxValueValidator))
+
+    def amount(n: int) -> str:
+        return f"{n} {unit.removesuffix('s') if n == 1 else unit}"
+
+    return serializers.IntegerField(
+        required=False,
+        min_value=low,
+        max_value=high,
+        help_text=f"{what} {low} to {amount(high)} (default {field.default}).",
+        error_messages={
+            "invalid": f"Send a whole number of {unit}.",
+            "min_value": f"Use at least {amount(low)}.",
+            "max_value": f"Use at most {amount(high)}.",
+        },
+    )
+
+
 class GigCreateSerializer(StrictSerializer):
     title = serializers.CharField(max_length=140)
     description = serializers.CharField(max_length=10000, required=False, allow_blank=True)
@@ -107,7 +131,33 @@ class GigCreateSerializer(StrictSerializer):
         allow_null=True,
         help_text="Most the gig may spend, in minor units; null for no cap.",
     )
-    dispatch_mode = serializers.ChoiceField(choices=DispatchMode.choices, required=False)
+    dispatch_mode = serializers.ChoiceField(
+        choices=DispatchMode.choices,
+        required=False,
+        help_text="`open`: every qualified online agent sees each task and the first claim "
+        "wins (default). `directed`: the best-matched online agent gets a reservation for "
+        "`reservation_timeout_seconds`, then the next one.",
+    )
+    reservation_timeout_seconds = _gig_timing_field(
+        "reservation_timeout_seconds",
+        "seconds",
+        "Directed dispatch: how long an agent has to accept a reserved task.",
+    )
+    heartbeat_grace_seconds = _gig_timing_field(
+        "heartbeat_grace_seconds",
+        "seconds",
+        "Billing stops at an agent's last heartbeat once none has come for this long.",
+    )
+    lease_seconds = _gig_timing_field(
+        "lease_seconds",
+        "seconds",
+        "A task whose agent has been silent this long goes back to the queue.",
+    )
+    max_billable_minutes = _gig_timing_field(
+        "max_billable_minutes",
+        "minutes",
+        "Per-minute gigs: the most time one task may bill.",
+    )
     required_skills = serializers.ListField(
         child=serializers.SlugField(max_length=60),
         required=False,
@@ -258,6 +308,10 @@ class GigSerializer(serializers.ModelSerializer):
             "sla_first_response_seconds",
             "budget_cap_minor",
             "dispatch_mode",
+            "reservation_timeout_seconds",
+            "heartbeat_grace_seconds",
+            "lease_seconds",
+            "max_billable_minutes",
             "status",
             "created_at",
             "updated_at",
@@ -336,4 +390,34 @@ class TaskDetailSerializer(TaskSerializer):
 
     class Meta(TaskSerializer.Meta):
         fields = [*TaskSerializer.Meta.fields, "messages"]
+        read_only_fields = fields
+
+
+# --- Customer satisfaction --------------------------------------------------
+
+
+class CsatCreateSerializer(StrictSerializer):
+    score = serializers.IntegerField(
+        min_value=1, max_value=5, help_text="The customer's rating: 1 (poor) to 5 (excellent)."
+    )
+    comment = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="What the customer said about the help, if anything.",
+    )
+
+
+class TaskCsatSerializer(serializers.ModelSerializer):
+    """A task's customer satisfaction rating."""
+
+    task_id = serializers.IntegerField(source="pk", read_only=True)
+    score = serializers.IntegerField(source="csat_score", read_only=True)
+    comment = serializers.CharField(source="csat_comment", read_only=True)
+    rated_at = serializers.DateTimeField(source="csat_at", read_only=True)
+
+    class Meta:
+        model = Task
+        fields = ["task_id", "score", "comment", "rated_at"]
         read_only_fields = fields

@@ -15,6 +15,7 @@ from brands.models import Brand
 from gigs import live
 from gigs.dispatch import task_offer, tasks_offer
 from gigs.models import (
+    CannedReply,
     Gig,
     GigStatus,
     Message,
@@ -52,6 +53,10 @@ GIG_EDITABLE_FIELDS = (
     "sla_first_response_seconds",
     "budget_cap_minor",
     "dispatch_mode",
+    "reservation_timeout_seconds",
+    "heartbeat_grace_seconds",
+    "lease_seconds",
+    "max_billable_minutes",
 )
 
 
@@ -465,9 +470,9 @@ def message_add(
         brand_id=task.brand_id,
         kind=kind,
         author=author if getattr(author, "pk", None) else None,
-        author_name=(
-            author_name or (author.get_full_name() if getattr(author, "pk", None) else "")
-        )[:120],
+        author_name=(author_name or (author.public_name if getattr(author, "pk", None) else ""))[
+            :120
+        ],
         body=body,
         external_id=external_id,
     )
@@ -493,3 +498,158 @@ def resolution_codes_seed(brand) -> None:
         ],
         ignore_conflicts=True,
     )
+
+
+# --- Canned replies and resolution codes ----------------------------------------------
+
+CANNED_REPLY_FIELDS = ("title", "body", "language")
+# What a slug allows (ResolutionCode.code is a SlugField), lowercased.
+_RESOLUTION_CODE_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _canned_reply_clean(*, title: str, body: str, language: str) -> dict[str, str]:
+    title = (title or "").strip()
+    body = (body or "").strip()
+    language = (language or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not title:
+        errors["title"] = ["A canned reply needs a title."]
+    elif len(title) > 120:
+        errors["title"] = ["At most 120 characters."]
+    if not body:
+        errors["body"] = ["A canned reply needs a text."]
+    elif len(body) > 5000:
+        errors["body"] = ["At most 5,000 characters."]
+    if language and language not in LANGUAGE_NAMES:
+        errors["language"] = [f"Unknown language code {language!r} (use ISO 639-1, like 'en')."]
+    if errors:
+        raise ValidationFailed(next(iter(errors.values()))[0], fields=errors)
+    return {"title": title, "body": body, "language": language}
+
+
+@transaction.atomic
+def canned_reply_create(
+    *, brand: Brand, actor, title: str, body: str, language: str = "", request=None
+) -> CannedReply:
+    """Add a ready-made answer agents can insert into replies on the brand's tasks.
+
+    ``language`` empty: offered on every task; otherwise only on tasks in that language.
+    """
+    fields = _canned_reply_clean(title=title, body=body, language=language)
+    canned_reply = CannedReply.objects.create(brand=brand, **fields)
+    audit_record(
+        actor=actor,
+        action="canned_reply.created",
+        target=canned_reply,
+        brand=brand,
+        changes={"title": fields["title"], "language": fields["language"]},
+        request=request,
+    )
+    return canned_reply
+
+
+@transaction.atomic
+def canned_reply_update(
+    *, canned_reply: CannedReply, actor, title: str, body: str, language: str = "", request=None
+) -> CannedReply:
+    fields = _canned_reply_clean(title=title, body=body, language=language)
+    canned_reply = CannedReply.objects.select_for_update().get(pk=canned_reply.pk)
+    before = {name: getattr(canned_reply, name) for name in CANNED_REPLY_FIELDS}
+    for name, value in fields.items():
+        setattr(canned_reply, name, value)
+    changes = changed_fields(before, fields)
+    if changes:
+        canned_reply.save(update_fields=[*changes, "updated_at"])
+        audit_record(
+            actor=actor,
+            action="canned_reply.updated",
+            target=canned_reply,
+            brand=canned_reply.brand,
+            # The audit log keeps that the text changed, not every version of it.
+            changes={
+                name: "(text changed)" if name == "body" else value
+                for name, value in changes.items()
+            },
+            request=request,
+        )
+    return canned_reply
+
+
+@transaction.atomic
+def canned_reply_delete(*, canned_reply: CannedReply, actor, request=None) -> None:
+    """Remove a canned reply. Replies already sent with its text keep it."""
+    audit_record(
+        actor=actor,
+        action="canned_reply.deleted",
+        target=canned_reply,
+        brand=canned_reply.brand,
+        changes={"title": canned_reply.title},
+        request=request,
+    )
+    CannedReply.objects.filter(pk=canned_reply.pk).delete()
+
+
+def resolution_code_create(
+    *, brand: Brand, actor, code: str, label: str, request=None
+) -> ResolutionCode:
+    """Add a code agents may resolve the brand's tasks with.
+
+    Codes are never deleted: work records and tasks keep the code they were
+    resolved with, so a code that is no longer wanted is deactivated.
+    """
+    code = (code or "").strip().lower()
+    label = (label or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not code:
+        errors["code"] = ["A resolution code needs a code."]
+    elif len(code) > 40:
+        errors["code"] = ["At most 40 characters."]
+    elif not set(code) <= _RESOLUTION_CODE_CHARACTERS:
+        errors["code"] = [
+            "Use lowercase letters, digits, hyphens and underscores, like refund_issued."
+        ]
+    if not label:
+        errors["label"] = ["A resolution code needs a label agents will read."]
+    elif len(label) > 120:
+        errors["label"] = ["At most 120 characters."]
+    if errors:
+        raise ValidationFailed(next(iter(errors.values()))[0], fields=errors)
+    try:
+        with transaction.atomic():
+            resolution_code = ResolutionCode.objects.create(brand=brand, code=code, label=label)
+            audit_record(
+                actor=actor,
+                action="resolution_code.created",
+                target=resolution_code,
+                brand=brand,
+                changes={"code": code, "label": label},
+                request=request,
+            )
+    except IntegrityError as exc:
+        raise Conflict(
+            f"{brand} already has the resolution code “{code}”.",
+            code="duplicate",
+            fields={"code": ["Already one of this brand's codes; reactivate it instead."]},
+        ) from exc
+    return resolution_code
+
+
+@transaction.atomic
+def resolution_code_set_active(
+    *, resolution_code: ResolutionCode, actor, is_active: bool, request=None
+) -> ResolutionCode:
+    """Deactivate a code (agents can no longer pick it) or bring it back."""
+    resolution_code = ResolutionCode.objects.select_for_update().get(pk=resolution_code.pk)
+    if resolution_code.is_active == is_active:
+        return resolution_code
+    resolution_code.is_active = is_active
+    resolution_code.save(update_fields=["is_active"])
+    audit_record(
+        actor=actor,
+        action="resolution_code.activated" if is_active else "resolution_code.deactivated",
+        target=resolution_code,
+        brand=resolution_code.brand,
+        changes={"is_active": [not is_active, is_active]},
+        request=request,
+    )
+    return resolution_code

@@ -77,6 +77,14 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
     @property
+    def public_name(self) -> str:
+        """The name customers and brands see for an agent: never the email."""
+        profile = getattr(self, "agent_profile", None) if self.is_agent else None
+        if profile is not None and profile.display_name:
+            return profile.display_name
+        return self.get_short_name() if self.full_name else "Agent"
+
+    @property
     def is_agent(self) -> bool:
         return self.account_type == AccountType.AGENT
 

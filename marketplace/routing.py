@@ -1,3 +1,10 @@
-"""WebSocket routes. The live queue (/ws/agent/) arrives with the dispatch issue."""
+"""WebSocket routes (daphne). The protocol: docs/protocols/agent-websocket.md."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from gigs.consumers import AgentConsumer, CustomerConsumer
+
+websocket_urlpatterns = [
+    path("ws/agent/", AgentConsumer.as_asgi()),
+    path("ws/customer/<str:token>/", CustomerConsumer.as_asgi()),
+]

@@ -176,7 +176,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # Pub/sub channels ignore the Redis database number: the prefix
+            # keeps two deployments (or test runs) on one server apart.
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "gigdesk")},
         }
     }
     HUEY = {
@@ -194,7 +196,14 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            # The default of 100 waiting messages per channel would drop a
+            # burst of live events before the hub drains its channel.
+            "CONFIG": {"capacity": 10000},
+        }
+    }
     HUEY = {
         "huey_class": "huey.SqliteHuey",
         "name": "gigdesk",

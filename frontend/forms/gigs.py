@@ -11,6 +11,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from brands.models import Brand
 from gigs.models import Gig, GigStatus, MessageKind, PayModel, TaskPriority
@@ -113,6 +114,66 @@ def add_service_errors(
             form.add_error(target if target in form.fields else None, message)
 
 
+def _duration(seconds: int) -> str:
+    """``600`` → ``"10 minutes"``: the largest whole unit."""
+    for size, unit in ((3600, "hour"), (60, "minute")):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def _in_words(amount: int, unit: str) -> str:
+    """``600, "seconds"`` → ``"600 seconds (10 minutes)"``; ``1, "minutes"`` → ``"1 minute"``."""
+    text = f"{amount} {unit.removesuffix('s') if amount == 1 else unit}"
+    larger = _duration(amount * 60 if unit == "minutes" else amount)
+    return text if larger == text else f"{text} ({larger})"
+
+
+def _model_limits(name: str) -> tuple[int, int]:
+    """A gig setting's bounds, read from the model so the form cannot drift from them."""
+    validators = Gig._meta.get_field(name).validators
+    low = next(v.limit_value for v in validators if isinstance(v, MinValueValidator))
+    high = next(v.limit_value for v in validators if isinstance(v, MaxValueValidator))
+    return low, high
+
+
+def _timing_field(name: str, label: str, help_text: str, *, unit: str = "seconds"):
+    """An optional whole number within the model's bounds; empty keeps the current value."""
+    low, high = _model_limits(name)
+    return forms.IntegerField(
+        label=label,
+        required=False,
+        initial=Gig._meta.get_field(name).default,
+        min_value=low,
+        max_value=high,
+        help_text=f"{help_text} From {_in_words(low, unit)} to {_in_words(high, unit)}.",
+        error_messages={
+            "invalid": f"Enter a whole number of {unit}.",
+            "min_value": f"Use at least {_in_words(low, unit)}.",
+            "max_value": f"Use at most {_in_words(high, unit)}.",
+        },
+        widget=forms.NumberInput(attrs={"step": 1}),
+    )
+
+
+DISPATCH_MODE_HELP = (
+    "Open claim: every qualified agent who is online sees each task, and the first to "
+    "claim it gets it; fastest when many agents are online. Directed offer: the "
+    "best-matched online agent gets the task reserved for them for the reservation "
+    "timeout; if they pass or let it lapse, it moves on to the next agent."
+)
+
+# Settings that may be left empty: a new gig then takes the model's default, an
+# edited one keeps what it had.
+TIMING_FIELDS = (
+    "reservation_timeout_seconds",
+    "heartbeat_grace_seconds",
+    "lease_seconds",
+    "max_billable_minutes",
+)
+
+
 class GigForm(forms.ModelForm):
     """A gig's editable settings; money in major units, the SLA in minutes."""
 
@@ -144,6 +205,29 @@ class GigForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="Only agents with every selected skill are offered this gig's tasks.",
     )
+    reservation_timeout_seconds = _timing_field(
+        "reservation_timeout_seconds",
+        "Reservation timeout (seconds)",
+        "Directed offer only: how long the chosen agent has to accept a task before it "
+        "moves on to the next agent.",
+    )
+    lease_seconds = _timing_field(
+        "lease_seconds",
+        "Lease (seconds)",
+        "A task whose agent has gone silent (closed page, lost connection) goes back to "
+        "the queue after this long.",
+    )
+    heartbeat_grace_seconds = _timing_field(
+        "heartbeat_grace_seconds",
+        "Heartbeat grace (seconds)",
+        "When an agent's page stops checking in for this long, billing stops at the last check-in.",
+    )
+    max_billable_minutes = _timing_field(
+        "max_billable_minutes",
+        "Most billable minutes per task",
+        "Per-minute gigs: the most one task may bill, however long it stays open.",
+        unit="minutes",
+    )
 
     # Form field → the service's field name, for mapping errors back.
     SERVICE_FIELDS = {
@@ -164,6 +248,7 @@ class GigForm(forms.ModelForm):
             "currency",
             "max_tasks_per_agent",
             "dispatch_mode",
+            *TIMING_FIELDS,
         ]
         labels = {
             "min_language_level": "Minimum language level",
@@ -171,7 +256,7 @@ class GigForm(forms.ModelForm):
         }
         help_texts = {
             "currency": "ISO 4217 code, like EUR or USD.",
-            "dispatch_mode": None,
+            "dispatch_mode": DISPATCH_MODE_HELP,
         }
         widgets = {
             "description": forms.Textarea(attrs={"rows": 4}),
@@ -191,6 +276,10 @@ class GigForm(forms.ModelForm):
         "max_tasks_per_agent",
         "sla_first_response_minutes",
         "dispatch_mode",
+        "reservation_timeout_seconds",
+        "lease_seconds",
+        "heartbeat_grace_seconds",
+        "max_billable_minutes",
         "required_skills",
     ]
 
@@ -223,6 +312,9 @@ class GigForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        for name in TIMING_FIELDS:
+            if name in cleaned and cleaned[name] is None:
+                cleaned[name] = getattr(self.instance, name)
         currency = cleaned.get("currency")
         if currency is None:
             return cleaned  # its own error is shown; amounts depend on it

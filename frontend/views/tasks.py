@@ -12,12 +12,14 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from brands.models import Brand, BrandRole
-from frontend.forms.gigs import MessageForm, TaskCreateForm, TaskImportForm
+from frontend.forms.gigs import MessageForm, TaskCreateForm, TaskImportForm, money_format
 from frontend.views.access import brand_view
+from gigs.dispatch import session_billable_ms
 from gigs.filters import TaskFilter
 from gigs.imports import (
     REQUIRED_COLUMNS,
@@ -27,11 +29,22 @@ from gigs.imports import (
     task_import_create,
     task_imports_fail_stale,
 )
-from gigs.models import ImportStatus, MessageKind, Task, TaskImport, TaskPriority
+from gigs.models import (
+    ImportStatus,
+    MessageKind,
+    PayModel,
+    ResolutionCode,
+    Task,
+    TaskImport,
+    TaskPriority,
+    TaskStatus,
+    WorkRecord,
+)
 from gigs.selectors import access_task
 from gigs.selectors import task_list as task_list_query
 from gigs.services import TaskInput, message_add
 from gigs.services import task_create as task_create_service
+from gigs.work import customer_link_token
 from marketplace.errors import PermissionDenied, ValidationFailed
 
 ADMIN_ONLY = (BrandRole.ADMIN,)
@@ -164,6 +177,48 @@ def _customer_name(task: Task) -> str:
     return task.customer_reference or "Customer"
 
 
+def _duration(seconds: int) -> str:
+    minutes, seconds = divmod(max(0, seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def _terms(record: WorkRecord) -> str:
+    unit = "minute" if record.pay_model == PayModel.PER_MINUTE else "resolution"
+    return f"{money_format(record.rate_minor, record.currency)} per {unit}"
+
+
+def _task_work(task: Task) -> dict:
+    """Who works the task, what each work session billed, and the customer's link and rating."""
+    records = list(task.work_records.select_related("agent").order_by("pk"))
+    open_session = task.work_sessions.filter(ended_at__isnull=True).select_related("agent").first()
+    resolution_label = ""
+    if task.resolution_code:
+        resolution_label = (
+            ResolutionCode.objects.filter(brand_id=task.brand_id, code=task.resolution_code)
+            .values_list("label", flat=True)
+            .first()
+            or ""
+        )
+    customer_link = ""
+    if task.status != TaskStatus.CANCELLED:
+        path = reverse("frontend:customer_conversation", args=[customer_link_token(task)])
+        customer_link = settings.SITE_URL + path
+    return {
+        "customer_link": customer_link,
+        "work_rows": [
+            (record, _duration(record.billable_seconds), _terms(record)) for record in records
+        ],
+        "open_session": open_session,
+        "open_session_billed": (
+            _duration(session_billable_ms(open_session, timezone.now()) // 1000)
+            if open_session
+            else ""
+        ),
+        "resolution_label": resolution_label,
+    }
+
+
 @brand_view()
 @require_http_methods(["GET", "POST"])
 def task_detail(request: HttpRequest, *, brand: Brand, role: str, task_id: int) -> HttpResponse:
@@ -202,6 +257,7 @@ def task_detail(request: HttpRequest, *, brand: Brand, role: str, task_id: int) 
     }
     if _is_partial(request):
         return render(request, "tasks/task_detail_conversation.html", context)
+    context.update(_task_work(task))
     return render(request, "tasks/task_detail.html", context)
 
 

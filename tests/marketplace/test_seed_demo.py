@@ -3,9 +3,26 @@ from io import StringIO
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.utils import timezone
 
-from brands.models import Brand, BrandMembership
-from gigs.models import Gig, Message, PayModel, Task
+from brands.models import Brand, BrandMembership, PoolMembership, PoolStatus
+from gigs.dispatch import presence_set
+from gigs.eligibility import eligible_agents_for_gig, eligible_agents_for_task
+from gigs.models import (
+    AgentPresence,
+    CannedReply,
+    DispatchMode,
+    Gig,
+    Message,
+    PayModel,
+    PresenceStatus,
+    ResolutionCode,
+    Task,
+    TaskStatus,
+    WorkRecord,
+    WorkSession,
+)
+from gigs.services import DEFAULT_RESOLUTION_CODES
 from marketplace.models import AgentProfile, User
 
 
@@ -29,9 +46,21 @@ def test_demo_world_is_believable():
 @pytest.mark.django_db
 def test_running_twice_duplicates_nothing():
     seed()
-    counts = [m.objects.count() for m in (User, Brand, BrandMembership, Gig, Task, Message)]
+    models = (
+        User,
+        Brand,
+        BrandMembership,
+        PoolMembership,
+        Gig,
+        Task,
+        Message,
+        WorkRecord,
+        ResolutionCode,
+        CannedReply,
+    )
+    counts = [m.objects.count() for m in models]
     seed()
-    assert [m.objects.count() for m in (User, Brand, BrandMembership, Gig, Task, Message)] == counts
+    assert [m.objects.count() for m in models] == counts
 
 
 @pytest.mark.django_db
@@ -46,3 +75,100 @@ def test_printed_logins_work():
     output = seed()
     assert "admin@acme.demo" in output
     assert authenticate(email="admin@acme.demo", password="gigdesk-demo") is not None
+
+
+# --- Dispatch: agents can start working the moment they go online ---------------------
+
+
+def _agent(n: int) -> User:
+    return User.objects.get(email=f"agent{n:02d}@gigdesk.demo")
+
+
+@pytest.mark.django_db
+def test_agent01_and_agent02_see_the_same_open_acme_task():
+    seed()
+    agent01, agent02 = _agent(1), _agent(2)
+    presence_set(agent=agent01, status=PresenceStatus.ONLINE)
+    presence_set(agent=agent02, status=PresenceStatus.ONLINE)
+
+    shared = [
+        task
+        for task in Task.objects.filter(
+            brand__slug="acme-outdoors",
+            status=TaskStatus.QUEUED,
+            gig__dispatch_mode=DispatchMode.OPEN,
+        ).select_related("gig")
+        if {agent01, agent02} <= set(eligible_agents_for_task(task))
+    ]
+
+    assert shared
+
+
+@pytest.mark.django_db
+def test_agent01_and_agent02_are_approved_in_acmes_pool():
+    seed()
+    approved = PoolMembership.objects.filter(
+        brand__slug="acme-outdoors", status=PoolStatus.APPROVED
+    ).values_list("agent__email", flat=True)
+    assert {"agent01@gigdesk.demo", "agent02@gigdesk.demo"} <= set(approved)
+
+
+@pytest.mark.django_db
+def test_every_brand_has_an_open_and_a_directed_gig_that_pool_agents_qualify_for():
+    seed()
+    # Everyone approved in some pool comes online.
+    for membership in PoolMembership.objects.filter(status=PoolStatus.APPROVED):
+        AgentPresence.objects.update_or_create(
+            agent=membership.agent,
+            defaults={"status": PresenceStatus.ONLINE, "last_heartbeat_at": timezone.now()},
+        )
+    for brand in Brand.objects.all():
+        workable = {
+            gig.dispatch_mode for gig in brand.gigs.all() if eligible_agents_for_gig(gig).exists()
+        }
+        assert workable == {DispatchMode.OPEN, DispatchMode.DIRECTED}, brand.slug
+
+
+@pytest.mark.django_db
+def test_every_gig_has_tasks_waiting():
+    seed()
+    for gig in Gig.objects.all():
+        assert gig.tasks.filter(status=TaskStatus.QUEUED).count() >= 3, gig.title
+
+
+@pytest.mark.django_db
+def test_every_brand_has_resolution_codes_and_canned_replies():
+    seed()
+    for brand in Brand.objects.all():
+        assert brand.resolution_codes.count() == len(DEFAULT_RESOLUTION_CODES)
+        assert 3 <= brand.canned_replies.count() <= 4
+
+
+@pytest.mark.django_db
+def test_worked_tasks_have_one_finished_session_and_a_matching_work_record():
+    seed()
+    worked = Task.objects.filter(status__in=[TaskStatus.RESOLVED, TaskStatus.ESCALATED])
+    assert worked.exists()
+    assert WorkSession.objects.filter(ended_at__isnull=True).count() == 0
+    assert WorkRecord.objects.count() == worked.count()
+    for record in WorkRecord.objects.select_related("task", "session", "gig"):
+        task = record.task
+        assert record.outcome == task.status
+        assert record.agent_id == task.holder_id == record.session.agent_id
+        assert record.resolution_code == task.resolution_code
+        assert record.ended_at == task.closed_at <= timezone.now()
+        assert 0 < record.billable_seconds <= record.gig.max_billable_minutes * 60
+        # The agent worked the task for its brand: approved in that brand's pool.
+        assert PoolMembership.objects.filter(
+            brand=task.brand_id, agent=record.agent_id, status=PoolStatus.APPROVED
+        ).exists()
+
+
+@pytest.mark.django_db
+def test_resolution_codes_are_the_brands_own_and_some_tasks_are_rated():
+    seed()
+    resolved = Task.objects.filter(status=TaskStatus.RESOLVED)
+    for task in resolved:
+        assert task.brand.resolution_codes.filter(code=task.resolution_code).exists()
+    assert resolved.filter(csat_score__isnull=False).count() >= 20
+    assert not Task.objects.exclude(status=TaskStatus.RESOLVED).filter(csat_score__isnull=False)

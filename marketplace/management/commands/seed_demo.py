@@ -1,8 +1,14 @@
-"""Build the demo world: brands, their teams, gigs, agents with profiles, tasks with conversations.
+"""Build the demo world: brands, their teams, gigs, agents with profiles and
+pools, tasks with conversations, the work agents did on them and its ratings.
 
 Every row is found by a natural key (email, slug, title, external_id) before it
 is created, so running the command again adds nothing. The data is drawn from
 a fixed random seed: every machine gets the same world.
+
+Each brand has an open-claim and a directed gig that pool agents qualify for,
+and tasks waiting in every gig, so that agents who go online see offers at
+once: agent01 and agent02 both qualify for Acme's open English queue and see
+the same tasks there.
 """
 
 from __future__ import annotations
@@ -12,21 +18,27 @@ from datetime import time, timedelta
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import make_password
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from brands.models import Brand, BrandMembership, BrandRole
+from brands.models import Brand, BrandMembership, BrandRole, PoolMembership, PoolStatus, PoolTier
+from gigs.dispatch import session_billable_ms
 from gigs.models import (
+    CannedReply,
     DispatchMode,
     Gig,
     Message,
     MessageKind,
     PayModel,
+    SessionOutcome,
     Task,
     TaskPriority,
     TaskStatus,
+    WorkRecord,
+    WorkSession,
 )
+from gigs.services import DEFAULT_RESOLUTION_CODES, resolution_codes_seed
 from marketplace.languages import CEFRLevel
 from marketplace.models import (
     AccountType,
@@ -63,6 +75,37 @@ BRANDS = [
             ("admin@acme.demo", "Hanna Vogel", BrandRole.ADMIN),
             ("qa@acme.demo", "Jonas Keller", BrandRole.QA_REVIEWER),
             ("viewer@acme.demo", "Mia Schulz", BrandRole.VIEWER),
+        ],
+        # Agent numbers (agentNN@gigdesk.demo), approved in this order: the
+        # first speakers of each gig's language are given its skills.
+        "pool": [1, 2, 4, 10, 12, 16, 18, 19, 21, 23],
+        "applicants": [6, 15],
+        "canned_replies": [
+            (
+                "Order tracking",
+                "en",
+                "Thanks for your patience! I've checked your order: it is with the carrier "
+                "and should reach you within [days] working days. Here is your tracking "
+                "link: [link].",
+            ),
+            (
+                "Free returns",
+                "en",
+                "Returns are free within 30 days. I've emailed you a prepaid return label; "
+                "your refund goes out as soon as the parcel reaches our warehouse.",
+            ),
+            (
+                "Seguimiento del pedido",
+                "es",
+                "¡Gracias por tu paciencia! Tu pedido ya está con la empresa de transporte y "
+                "llegará en [días] días laborables. Puedes seguirlo aquí: [enlace].",
+            ),
+            (
+                "Schlafsack-Beratung",
+                "de",
+                "Für Touren bis -5 °C empfehlen wir einen Schlafsack mit einer "
+                "Komforttemperatur von höchstens -5 °C, zum Beispiel den Summit 700.",
+            ),
         ],
         "gigs": [
             (
@@ -111,6 +154,28 @@ BRANDS = [
             ("admin@borealis.demo", "Lucía Martín", BrandRole.ADMIN),
             ("qa@borealis.demo", "Pablo Ortega", BrandRole.QA_REVIEWER),
         ],
+        "pool": [2, 9, 20, 3, 14, 17, 13, 22, 24],
+        "applicants": [7],
+        "canned_replies": [
+            (
+                "Explicación de la factura",
+                "es",
+                "He revisado tu factura: el importe extra corresponde a [concepto]. Ya he "
+                "solicitado el abono, que verás en tu próxima factura.",
+            ),
+            (
+                "Roaming checklist",
+                "en",
+                "Let's get you connected: please switch your phone off and on, check that "
+                "data roaming is on in Settings, and choose the network manually.",
+            ),
+            (
+                "Réinitialiser le mot de passe",
+                "fr",
+                "Je viens de vous envoyer un nouveau lien de réinitialisation. Pensez à "
+                "vérifier vos courriers indésirables ; le lien reste valable une heure.",
+            ),
+        ],
         "gigs": [
             (
                 "Facturación y tarifas (ES)",
@@ -146,6 +211,28 @@ BRANDS = [
         "name": "Lumen Home",
         "time_zone": "America/New_York",
         "team": [("admin@lumen.demo", "Grace Porter", BrandRole.ADMIN)],
+        "pool": [1, 6, 7, 8, 11, 16, 19, 21, 23],
+        "applicants": [24],
+        "canned_replies": [
+            (
+                "Pairing steps",
+                "en",
+                "Let's pair your bulb: switch it off and on three times, wait for it to "
+                "blink, then tap + in the Lumen app and choose the bulb.",
+            ),
+            (
+                "Warranty terms",
+                "en",
+                "Every Lumen product has a two-year warranty. Please send a photo of the "
+                "product and your order number and we'll arrange a replacement.",
+            ),
+            (
+                "Ask for a photo",
+                "en",
+                "Could you send me a photo of the device and its label? It helps me find "
+                "the exact model and the quickest fix.",
+            ),
+        ],
         "gigs": [
             (
                 "Smart lighting setup help (EN)",
@@ -163,7 +250,7 @@ BRANDS = [
                 40,
                 "USD",
                 ["returns", "complaints"],
-                DispatchMode.OPEN,
+                DispatchMode.DIRECTED,
             ),
         ],
     },
@@ -269,6 +356,33 @@ AGENT_REPLIES = {
 }
 
 TASKS_PER_GIG = 28
+# The first tasks of each gig wait in the queue, arrived in the last hour or so.
+QUEUED_PER_GIG = 5
+# The next ones were worked earlier today; the rest over the past two weeks.
+RECENT_PER_GIG = 6
+# Pool agents who speak a gig's language and are given its skills, so that
+# every gig has agents who qualify for it.
+QUALIFIED_PER_GIG = 3
+
+RESOLUTION_CODE_WEIGHTS = {
+    "answered": 40,
+    "refund_issued": 12,
+    "replacement_sent": 10,
+    "order_updated": 20,
+    "no_customer_reply": 8,
+    "duplicate": 3,
+}
+ESCALATION_REASONS = [
+    "The customer asks for a goodwill credit beyond what agents may grant.",
+    "Possible fraud on the account: needs the in-house security team.",
+    "The customer mentions a safety problem with the product.",
+]
+CSAT_COMMENTS = {
+    5: "Quick and friendly, thank you!",
+    4: "Solved, took a little while.",
+    2: "I had to explain everything twice.",
+    1: "Still not fixed.",
+}
 
 
 class Command(BaseCommand):
@@ -322,6 +436,8 @@ class Command(BaseCommand):
 
     def seed(self) -> dict[str, int]:
         rng = random.Random(2026)
+        # Each demo agent's languages and levels, by user id, for ``qualify``.
+        self.agent_languages: dict[int, dict[str, str]] = {}
         self.user("staff@gigdesk.demo", "Sasha Staff", AccountType.BRAND, staff=True)
         skills = {
             slug: Skill.objects.get_or_create(slug=slug, defaults={"name": name})[0]
@@ -334,14 +450,20 @@ class Command(BaseCommand):
             brand, created = Brand.objects.get_or_create(
                 slug=spec["slug"], defaults={"name": spec["name"], "time_zone": spec["time_zone"]}
             )
+            admin = None
             for email, name, role in spec["team"]:
                 user = self.user(email, name, AccountType.BRAND)
                 BrandMembership.objects.get_or_create(
                     brand=brand, user=user, defaults={"role": role}
                 )
+                if role == BrandRole.ADMIN:
+                    admin = admin or user
                 if created and role == BrandRole.ADMIN and brand.created_by is None:
                     brand.created_by = user
                     brand.save(update_fields=["created_by"])
+            resolution_codes_seed(brand)
+            self.canned_replies(brand, spec["canned_replies"])
+            pool = self.pool(brand, spec, agents, admin, rng)
             for title, language, pay_model, rate, currency, skill_slugs, mode in spec["gigs"]:
                 gig, _ = Gig.objects.get_or_create(
                     brand=brand,
@@ -363,9 +485,11 @@ class Command(BaseCommand):
                         "dispatch_mode": mode,
                     },
                 )
-                gig.required_skills.add(*(skills[s] for s in skill_slugs))
+                gig_skills = [skills[s] for s in skill_slugs]
+                gig.required_skills.add(*gig_skills)
                 gigs.append(gig)
-                new_tasks += self.tasks(brand, gig, agents, rng)
+                workers = self.qualify(gig, gig_skills, pool)
+                new_tasks += self.tasks(brand, gig, workers, rng)
         return {
             "brands": len(BRANDS),
             "gigs": len(gigs),
@@ -402,15 +526,77 @@ class Command(BaseCommand):
                     starts_at=time(start, 0),
                     ends_at=time(min(start + rng.choice([4, 6, 8]), 23), 0),
                 )
+        self.agent_languages[user.pk] = dict(languages)
         return user
 
-    def tasks(self, brand: Brand, gig: Gig, agents: list[User], rng: random.Random) -> int:
+    def canned_replies(self, brand: Brand, replies) -> None:
+        for title, language, body in replies:
+            CannedReply.objects.get_or_create(
+                brand=brand, title=title, defaults={"language": language, "body": body}
+            )
+
+    def pool(self, brand: Brand, spec, agents: list[User], admin, rng: random.Random) -> list[User]:
+        """Approve the brand's pool agents (in the spec's order) and file a few applications."""
+        now = timezone.now()
+        approved = []
+        for n in spec["pool"]:
+            agent = agents[n - 1]
+            PoolMembership.objects.get_or_create(
+                brand=brand,
+                agent=agent,
+                defaults={
+                    "status": PoolStatus.APPROVED,
+                    "tier": rng.choice(
+                        [PoolTier.NEW, PoolTier.STANDARD, PoolTier.STANDARD, PoolTier.TRUSTED]
+                    ),
+                    "note": f"Happy to help {brand.name}'s customers.",
+                    "decided_by": admin,
+                    "decided_at": now - timedelta(days=rng.randint(3, 60)),
+                },
+            )
+            approved.append(agent)
+        for n in spec["applicants"]:
+            PoolMembership.objects.get_or_create(
+                brand=brand,
+                agent=agents[n - 1],
+                defaults={
+                    "status": PoolStatus.APPLIED,
+                    "note": f"I have supported customers like {brand.name}'s for years "
+                    "and would love to join your pool.",
+                },
+            )
+        return approved
+
+    def qualify(self, gig: Gig, gig_skills: list[Skill], pool: list[User]) -> list[User]:
+        """Pool agents who may work the gig: its first speakers (at its level) are
+        given the skills it requires, so every gig has agents who qualify."""
+        speakers = [
+            agent
+            for agent in pool
+            # CEFR levels sort as strings: A1 < A2 < B1 < B2 < C1 < C2.
+            if self.agent_languages[agent.pk].get(gig.language, "") >= gig.min_language_level
+        ]
+        for agent in speakers[:QUALIFIED_PER_GIG]:
+            agent.agent_profile.skills.add(*gig_skills)
+        required = {skill.pk for skill in gig_skills}
+        workers = [
+            agent
+            for agent in speakers
+            if required <= set(agent.agent_profile.skills.values_list("pk", flat=True))
+        ]
+        if not workers:
+            raise CommandError(f"No pool agent of {gig.brand} speaks the language of “{gig}”.")
+        return workers
+
+    def tasks(self, brand: Brand, gig: Gig, workers: list[User], rng: random.Random) -> int:
         existing = set(
             Task.objects.filter(brand=brand, external_id__startswith=f"demo-{gig.pk}-").values_list(
                 "external_id", flat=True
             )
         )
         conversations = CONVERSATIONS[gig.language]
+        codes = [code for code, _ in DEFAULT_RESOLUTION_CODES]
+        code_weights = [RESOLUTION_CODE_WEIGHTS.get(code, 1) for code in codes]
         now = timezone.now()
         created = 0
         for i in range(1, TASKS_PER_GIG + 1):
@@ -418,16 +604,17 @@ class Command(BaseCommand):
             if external_id in existing:
                 continue
             subject, opening = rng.choice(conversations)
-            status = rng.choices(
-                [
-                    TaskStatus.QUEUED,
-                    TaskStatus.RESOLVED,
-                    TaskStatus.ESCALATED,
-                    TaskStatus.CANCELLED,
-                ],
-                weights=[60, 28, 8, 4],
-            )[0]
-            created_at = now - timedelta(minutes=rng.randint(5, 60 * 24 * 14))
+            if i <= QUEUED_PER_GIG:
+                status = TaskStatus.QUEUED
+                created_at = now - timedelta(minutes=rng.randint(2, 75))
+            else:
+                status = rng.choices(
+                    [TaskStatus.RESOLVED, TaskStatus.ESCALATED, TaskStatus.CANCELLED],
+                    weights=[78, 14, 8],
+                )[0]
+                # Old enough that the work on it (at most ~70 minutes) is over.
+                oldest = 6 * 60 if i <= QUEUED_PER_GIG + RECENT_PER_GIG else 60 * 24 * 14
+                created_at = now - timedelta(minutes=rng.randint(90, oldest))
             task = Task.objects.create(
                 brand=brand,
                 gig=gig,
@@ -438,64 +625,135 @@ class Command(BaseCommand):
                 external_id=external_id,
                 status=status,
             )
-            messages = [
-                Message(
-                    task=task,
-                    brand=brand,
-                    kind=MessageKind.CUSTOMER,
-                    author_name="Customer",
-                    body=opening,
-                )
-            ]
-            if status in (TaskStatus.RESOLVED, TaskStatus.ESCALATED):
-                agent = rng.choice(agents)
-                messages.append(
+            timeline = [
+                (
                     Message(
                         task=task,
                         brand=brand,
-                        kind=MessageKind.AGENT,
-                        author=agent,
-                        author_name=agent.full_name,
-                        body=AGENT_REPLIES[gig.language],
+                        kind=MessageKind.CUSTOMER,
+                        author_name="Customer",
+                        body=opening,
+                    ),
+                    created_at,
+                )
+            ]
+            fields: dict = {"created_at": created_at, "updated_at": created_at}
+            if status in (TaskStatus.RESOLVED, TaskStatus.ESCALATED):
+                agent = rng.choice(workers)
+                claimed_at = created_at + timedelta(
+                    minutes=rng.randint(1, 25), seconds=rng.randint(0, 59)
+                )
+                replied_at = claimed_at + timedelta(minutes=rng.randint(1, 4))
+                closed_at = replied_at + timedelta(
+                    minutes=rng.randint(2, 35), seconds=rng.randint(0, 59)
+                )
+                timeline.append(
+                    (
+                        Message(
+                            task=task,
+                            brand=brand,
+                            kind=MessageKind.AGENT,
+                            author=agent,
+                            author_name=agent.full_name,
+                            body=AGENT_REPLIES[gig.language],
+                        ),
+                        replied_at,
                     )
                 )
                 if rng.random() < 0.5:
-                    messages.append(
-                        Message(
-                            task=task,
-                            brand=brand,
-                            kind=MessageKind.CUSTOMER,
-                            author_name="Customer",
-                            body="Thank you, that helps!",
+                    timeline.append(
+                        (
+                            Message(
+                                task=task,
+                                brand=brand,
+                                kind=MessageKind.CUSTOMER,
+                                author_name="Customer",
+                                body="Thank you, that helps!",
+                            ),
+                            replied_at + timedelta(minutes=1),
                         )
                     )
-                if status == TaskStatus.ESCALATED:
-                    messages.append(
-                        Message(
-                            task=task,
-                            brand=brand,
-                            kind=MessageKind.NOTE,
-                            author=agent,
-                            author_name=agent.full_name,
-                            body="Needs the in-house team: the customer asks for a goodwill credit.",
+                fields.update(
+                    holder=agent, claimed_at=claimed_at, closed_at=closed_at, updated_at=closed_at
+                )
+                if status == TaskStatus.RESOLVED:
+                    code = rng.choices(codes, weights=code_weights)[0]
+                    fields.update(resolved_at=closed_at, resolution_code=code)
+                    if rng.random() < 0.65:
+                        score = rng.choices([1, 2, 3, 4, 5], weights=[4, 6, 12, 33, 45])[0]
+                        rated_at = min(now, closed_at + timedelta(minutes=rng.randint(1, 120)))
+                        fields.update(
+                            csat_score=score,
+                            csat_comment=CSAT_COMMENTS.get(score, "") if rng.random() < 0.4 else "",
+                            csat_at=rated_at,
+                            updated_at=rated_at,
+                        )
+                    outcome = SessionOutcome.RESOLVED
+                else:
+                    code = ""
+                    reason = rng.choice(ESCALATION_REASONS)
+                    fields["escalation_reason"] = reason
+                    timeline.append(
+                        (
+                            Message(
+                                task=task,
+                                brand=brand,
+                                kind=MessageKind.NOTE,
+                                author=agent,
+                                author_name=agent.full_name,
+                                body=f"Escalated: {reason}",
+                            ),
+                            closed_at,
                         )
                     )
-            Message.objects.bulk_create(messages)
-            # created_at is auto_now_add; spread the demo history over two weeks.
-            closed_at = (
-                created_at + timedelta(minutes=rng.randint(10, 600))
-                if status != TaskStatus.QUEUED
-                else None
-            )
-            Task.objects.filter(pk=task.pk).update(
-                created_at=created_at,
-                updated_at=closed_at or created_at,
-                resolved_at=closed_at if status == TaskStatus.RESOLVED else None,
-                closed_at=closed_at,
-            )
-            Message.objects.filter(task=task).update(created_at=created_at)
+                    outcome = SessionOutcome.ESCALATED
+                self.work(task, gig, agent, claimed_at, closed_at, outcome, code)
+            elif status == TaskStatus.CANCELLED:
+                # Withdrawn by the brand before anyone took it: no work was done.
+                closed_at = created_at + timedelta(minutes=rng.randint(5, 80))
+                fields.update(closed_at=closed_at, updated_at=closed_at)
+            Message.objects.bulk_create([message for message, _ in timeline])
+            # created_at is auto_now_add: give the history its own times afterwards.
+            Task.objects.filter(pk=task.pk).update(**fields)
+            for message, at in timeline:
+                Message.objects.filter(pk=message.pk).update(created_at=at)
             created += 1
         return created
+
+    def work(self, task, gig, agent, claimed_at, closed_at, outcome, resolution_code) -> None:
+        """The finished work session and its work record, as dispatch writes them."""
+        session = WorkSession.objects.create(
+            task=task,
+            agent=agent,
+            brand=task.brand,
+            gig=gig,
+            pay_model=gig.pay_model,
+            rate_minor=gig.rate_minor,
+            currency=gig.currency,
+            grace_seconds=gig.heartbeat_grace_seconds,
+            lease_seconds=gig.lease_seconds,
+            max_billable_seconds=gig.max_billable_minutes * 60,
+            started_at=claimed_at,
+            active_since=claimed_at,
+            last_heartbeat_at=closed_at,
+            ended_at=closed_at,
+            outcome=outcome,
+        )
+        WorkRecord.objects.create(
+            session=session,
+            agent=agent,
+            task=task,
+            gig=gig,
+            brand=task.brand,
+            started_at=claimed_at,
+            ended_at=closed_at,
+            billable_seconds=session_billable_ms(session, closed_at) // 1000,
+            outcome=outcome,
+            resolution_code=resolution_code,
+            pay_model=gig.pay_model,
+            rate_minor=gig.rate_minor,
+            currency=gig.currency,
+        )
 
     def print_logins(self) -> None:
         lines = [
@@ -506,6 +764,7 @@ class Command(BaseCommand):
             "  QA reviewer    qa@acme.demo",
             "  Viewer         viewer@acme.demo",
             "  Agent          agent01@gigdesk.demo … agent24@gigdesk.demo",
+            "                 (agent01 and agent02 share Acme's open queue: go online as both)",
             "  Platform staff staff@gigdesk.demo   (asks you to set up two-factor first)",
             "",
         ]

@@ -1,0 +1,213 @@
+"""The per-process hub: one channel-layer subscription per WebSocket process,
+fanned out to the sockets this process holds.
+
+``gigs.live.publish`` sends each batch of events once, to the group
+``HUB_GROUP``. Every process (every event loop, in tests) keeps one channel
+in that group; the hub reads it and hands each event to the local
+connections subscribed to one of the event's topics, calling their own send.
+No socket has a channel of its own: a group send to a thousand sockets costs
+the channel layer a thousand deliveries, this costs it one per process
+(docs/decisions/0002-live-dispatch.md, "Fan-out").
+
+A connection is any object with ``hub_agent_id`` (the agent user id, or
+``None``), ``async hub_deliver(event, text)`` (``text`` is the event already
+encoded as JSON, once for all sockets) and ``hub_catch_up()`` (events may
+have been lost: read the state again). The hub starts with the first
+connection of its event loop and stops with the last.
+
+Works with ``InMemoryChannelLayer`` (tests, embedded mode: one process) and
+``RedisPubSubChannelLayer`` (``REDIS_URL``: every process hears every batch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, Protocol
+
+from channels.layers import get_channel_layer
+
+from gigs.live import HUB_GROUP, HUB_MESSAGE_TYPE
+
+logger = logging.getLogger(__name__)
+
+PING_MESSAGE_TYPE = "hub.ping"
+# How often the hub checks, with a ping sent through the group to itself,
+# that batches still reach it.
+WATCH_SECONDS = 5.0
+
+
+class Connection(Protocol):
+    hub_agent_id: int | None
+
+    async def hub_deliver(self, event: dict[str, Any], text: str) -> None: ...
+
+    def hub_catch_up(self) -> None: ...
+
+
+class Hub:
+    """Topic -> local connections, fed by one channel in ``HUB_GROUP``."""
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+        self.channel = ""
+        self._subscribers: dict[str, set[Connection]] = {}
+        self._topics: dict[Connection, set[str]] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._pings_sent = 0
+        self._pings_seen = 0
+        # Set when a ping did not come back: batches may have been lost
+        # (Redis restarting, say). Once pings flow again, connections catch up.
+        self._lost = False
+        self.starting: asyncio.Task = asyncio.get_running_loop().create_task(self._start())
+
+    async def _start(self) -> None:
+        if self.layer is None:
+            return  # no channel layer configured: nothing is published either
+        self.channel = await self.layer.new_channel()
+        await self.layer.group_add(HUB_GROUP, self.channel)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._receive()), loop.create_task(self._watch())]
+
+    # --- Subscriptions (synchronous: nothing can interleave) ---------------------------
+
+    def subscribe(self, connection: Connection, *topics: str) -> None:
+        mine = self._topics.setdefault(connection, set())
+        for topic in topics:
+            mine.add(topic)
+            self._subscribers.setdefault(topic, set()).add(connection)
+
+    def unsubscribe(self, connection: Connection, *topics: str) -> None:
+        mine = self._topics.get(connection, set())
+        for topic in topics:
+            mine.discard(topic)
+            subscribers = self._subscribers.get(topic)
+            if subscribers is not None:
+                subscribers.discard(connection)
+                if not subscribers:
+                    del self._subscribers[topic]
+
+    def topics_of(self, connection: Connection) -> set[str]:
+        return set(self._topics.get(connection, ()))
+
+    def leave(self, connection: Connection) -> None:
+        self.unsubscribe(connection, *self._topics.pop(connection, ()))
+        if not self._topics:
+            self._stop()
+
+    # --- Delivery ------------------------------------------------------------------
+
+    async def _receive(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Live hub could not read its channel")
+                self._lost = True
+                await asyncio.sleep(1)
+                continue
+            kind = message.get("type")
+            if kind == HUB_MESSAGE_TYPE:
+                await self._deliver(message.get("items") or [])
+            elif kind == PING_MESSAGE_TYPE and message.get("hub") == self.channel:
+                self._pings_seen = max(self._pings_seen, message.get("n", 0))
+
+    async def _deliver(self, items: list[dict[str, Any]]) -> None:
+        for item in items:
+            targets: set[Connection] = set()
+            for topic in item.get("topics") or ():
+                # A copy: a delivery below may change subscriptions.
+                targets |= self._subscribers.get(topic, set())
+            agents = item.get("agents")
+            if agents is not None:
+                allowed = set(agents)
+                targets = {c for c in targets if c.hub_agent_id in allowed}
+            if not targets:
+                continue
+            event = item["event"]
+            text = json.dumps(event, separators=(",", ":"))
+            for connection in targets:
+                try:
+                    await connection.hub_deliver(event, text)
+                except Exception:
+                    # One broken socket must not cost the others their events.
+                    logger.exception("Live hub could not deliver %s", event.get("type"))
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            await self.check_delivery()
+
+    async def check_delivery(self) -> None:
+        """One watch: did the last ping come back? Then send the next.
+
+        A ping that never came back means batches may have been lost too
+        (Redis restarting, or the in-memory layer dropping this member after
+        a day or a stalled read): join the group again, and once pings flow
+        again tell every connection to catch up from the database.
+        """
+        try:
+            if self._pings_seen < self._pings_sent:
+                self._lost = True
+                await self.layer.group_add(HUB_GROUP, self.channel)
+            elif self._lost:
+                self._lost = False
+                logger.warning("Live hub receives again; its connections will catch up")
+                for connection in list(self._topics):
+                    connection.hub_catch_up()
+            self._pings_sent += 1
+            ping = {"type": PING_MESSAGE_TYPE, "hub": self.channel, "n": self._pings_sent}
+            await asyncio.wait_for(self.layer.group_send(HUB_GROUP, ping), WATCH_SECONDS)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("Live hub could not reach the channel layer", exc_info=True)
+            self._lost = True
+
+    def _stop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if _hubs.get(loop) is self:
+            del _hubs[loop]
+        tasks = [self.starting, *self._tasks]
+        for task in tasks:
+            task.cancel()
+
+        async def leave_group() -> None:
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self.channel:
+                try:
+                    await self.layer.group_discard(HUB_GROUP, self.channel)
+                except Exception:
+                    logger.warning("Live hub could not leave its group", exc_info=True)
+
+        cleanup = loop.create_task(leave_group())
+        _cleanups.add(cleanup)
+        cleanup.add_done_callback(_cleanups.discard)
+
+
+# One hub per event loop: daphne runs one loop per process; tests run one per test.
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+_cleanups: set[asyncio.Task] = set()
+
+
+async def hub_join(connection: Connection) -> Hub:
+    """The running loop's hub, started if needed, with ``connection`` registered
+    (no topics yet). Call ``hub.leave(connection)`` when the socket closes."""
+    loop = asyncio.get_running_loop()
+    layer = get_channel_layer()
+    hub = _hubs.get(loop)
+    if hub is None or hub.layer is not layer:
+        # A different layer means the settings changed (tests): start afresh.
+        hub = _hubs[loop] = Hub(layer)
+    # Registered before the first await, so that no other connection's leave
+    # can find the hub empty and stop it under us.
+    hub._topics.setdefault(connection, set())
+    try:
+        await asyncio.shield(hub.starting)
+    except Exception:
+        hub.leave(connection)
+        raise
+    return hub
