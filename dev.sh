@@ -68,6 +68,8 @@ setup_chromium() {
 manage() { "$VENV/bin/python" manage.py "$@"; }
 
 run() {
+  # Links in emails and on brand pages (invitations, customer links) point here.
+  export SITE_URL=${SITE_URL:-http://$HOST:$PORT}
   setup_python prod
   setup_assets
   say "Migrating the database"
