@@ -174,7 +174,11 @@ def agent_heartbeat(*, agent: User, now: datetime | None = None) -> HeartbeatRes
     """
     _require_agent(agent)
     now = now or timezone.now()
-    expire_overdue(now=now, holder=agent)
+    # Every heartbeat sweeps all overdue leases and reservations, not only this
+    # agent's: with agents online that is every few seconds, from the process
+    # that holds the sockets, so the tasks it returns are offered at once even
+    # where the job worker cannot reach those sockets (embedded mode).
+    expire_overdue(now=now)
     billable: dict[int, int] = {}
     with transaction.atomic():
         presence = AgentPresence.objects.filter(agent=agent).first()
