@@ -90,3 +90,10 @@ def api_client(api_secret):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_secret}")
     return client
+
+
+def pytest_collection_modifyitems(items):
+    # While Playwright's browser is open its sync API keeps an event loop
+    # running in the main thread, where async tests and async_to_sync cannot
+    # run: browser tests go last (the sort is stable, so the rest keep their order).
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
