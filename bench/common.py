@@ -638,3 +638,166 @@ def json_line(data: dict[str, Any]) -> str:
 
 def emit_json(data: dict[str, Any]) -> None:
     print(json_line(data), flush=True)
+
+
+# --- Databases the benchmarks own ------------------------------------------------
+
+
+def _postgres_params(url: str) -> tuple[str, dict[str, Any]]:
+    import dj_database_url
+
+    config = dj_database_url.parse(url)
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise ValueError(f"Not a PostgreSQL URL: {url}")
+    params = {
+        "host": config.get("HOST") or None,
+        "port": config.get("PORT") or None,
+        "user": config.get("USER") or None,
+        "password": config.get("PASSWORD") or None,
+    }
+    return config["NAME"], {key: value for key, value in params.items() if value}
+
+
+def recreate_postgres_database(url: str, *, mark: str) -> None:
+    """Drop and create the database ``url`` names, and label it with ``mark``.
+
+    A database that exists without that label was not made by the benchmark,
+    so it is never dropped: the benchmark stops with an error instead.
+    """
+    import psycopg
+    from psycopg import sql
+
+    name, params = _postgres_params(url)
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            [name],
+        ).fetchone()
+        if row is not None:
+            if row[0] != mark:
+                raise RuntimeError(
+                    f"The database {name!r} exists and was not created by this benchmark; "
+                    "it drops and recreates its database, so point it at another name."
+                )
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(mark))
+        )
+
+
+def drop_postgres_database(url: str, *, mark: str) -> bool:
+    """Drop the database ``url`` names if it carries ``mark``; True when it was dropped."""
+    import psycopg
+    from psycopg import sql
+
+    name, params = _postgres_params(url)
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            [name],
+        ).fetchone()
+        if row is None or row[0] != mark:
+            return False
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    return True
+
+
+def postgres_backend_pids() -> list[int]:
+    """PostgreSQL backends serving Django's database (this process's own excluded)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        pids = [row[0] for row in cursor.fetchall()]
+    return [pid for pid in pids if os.path.exists(f"/proc/{pid}")]
+
+
+def distribution_versions(*names: str) -> dict[str, str]:
+    """Installed versions of the named distributions, "not installed" for missing ones."""
+    from importlib import metadata
+
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def cpu_seconds_of(pids: list[int]) -> dict[int, float]:
+    """CPU seconds used so far by each of ``pids`` that is still running."""
+    return {pid: used for pid in pids if (used := cpu_seconds(pid)) is not None}
+
+
+def cpu_used_since(before: dict[int, float]) -> float:
+    """CPU seconds the processes in ``before`` (from ``cpu_seconds_of``) used since then."""
+    used = 0.0
+    for pid, start in before.items():
+        end = cpu_seconds(pid)
+        if end is not None:
+            used += end - start
+    return used
+
+
+def machine_busy_since(before: tuple[float, float, float] | None) -> float | None:
+    """Cores the whole machine kept busy since ``before`` (a ``machine_cpu()`` reading)."""
+    after = machine_cpu()
+    if before is None or after is None:
+        return None
+    busy, _iowait, total = (a - b for a, b in zip(after, before, strict=True))
+    wall = total / (os.cpu_count() or 1)
+    return round(busy / wall, 2) if wall > 0 else None
+
+
+def latency_summary(seconds: list[float] | Any) -> dict[str, Any]:
+    """Count, p50, p95, p99 and max, in milliseconds, of latencies given in seconds."""
+    ordered = sorted(seconds)
+    ms = 1000.0
+    return {
+        "n": len(ordered),
+        "p50_ms": round(percentile(ordered, 50) * ms, 2),
+        "p95_ms": round(percentile(ordered, 95) * ms, 2),
+        "p99_ms": round(percentile(ordered, 99) * ms, 2),
+        "max_ms": round((ordered[-1] if ordered else 0.0) * ms, 2),
+    }
+
+
+def redis_server_pid(url: str) -> int | None:
+    """The process id of the Redis server at ``url``, when it runs on this machine."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url)
+        pid = int(client.info("server")["process_id"])
+        client.close()
+    except Exception:
+        return None
+    return pid if os.path.exists(f"/proc/{pid}") else None
+
+
+def cores_used(
+    before: dict[str, dict[int, float]],
+    wall: float,
+    machine_busy: float | None,
+    now: dict[str, list[int]] | None = None,
+) -> dict[str, float]:
+    """Cores each group of processes kept busy since ``before`` (group -> ``cpu_seconds_of``),
+    and under "other" whatever else kept the machine busy meanwhile (other work on the
+    machine, the kernel's network processing): when that is large, the figures were
+    measured on a shared machine. ``now`` (group -> pids) adds processes that started
+    meanwhile (new database connections, say) with all the CPU time they used."""
+    used = {}
+    for name, pids in before.items():
+        seconds = cpu_used_since(pids)
+        for pid in (now or {}).get(name, []):
+            if pid not in pids:
+                seconds += cpu_seconds(pid) or 0.0
+        used[name] = round(seconds / wall, 2)
+    if machine_busy is not None:
+        used["other"] = round(max(0.0, machine_busy - sum(used.values())), 2)
+    return used

@@ -260,7 +260,9 @@ def seed_tasks(world: World, target: int) -> int:
 
 _SEED_COLUMNS = (
     "brand_id, gig_id, subject, customer_reference, language, priority, "
-    "external_id, status, created_at, updated_at"
+    "external_id, status, created_at, updated_at, "
+    # Blank text columns have no database default; the seed must fill them.
+    "resolution_code, escalation_reason, csat_comment"
 )
 
 
@@ -282,7 +284,8 @@ def _seed_postgresql(world: World, start: int, stop: int, target: int) -> None:
                'seed-' || g,
                (%s::text[])[1 + mod(g, {len(STATUS_CYCLE)})],
                %s::timestamptz - (%s - g) * interval '1 second',
-               %s::timestamptz - (%s - g) * interval '1 second'
+               %s::timestamptz - (%s - g) * interval '1 second',
+               '', '', ''
         FROM generate_series(%s::int, %s::int) AS g
         ON CONFLICT DO NOTHING
     """
@@ -330,11 +333,14 @@ def _seed_executemany(world: World, start: int, stop: int, target: int) -> None:
                 STATUS_CYCLE[n % len(STATUS_CYCLE)],
                 created,
                 created,
+                "",
+                "",
+                "",
             )
         )
     sql = (
         f"INSERT OR IGNORE INTO {Task._meta.db_table} ({_SEED_COLUMNS}) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
