@@ -246,6 +246,12 @@ def _deliveries_create(
     return deliveries
 
 
+def webhook_subscribed(*, brand_id: int, event_type: str) -> bool:
+    """Whether any active endpoint of the brand takes ``event_type``; no query
+    while the per-process cache is fresh. Lets a caller skip building a payload."""
+    return event_type in _subscribed_events(brand_id)
+
+
 def webhook_event_emit(*, brand_id: int, event_type: str, data: dict) -> None:
     """Queue ``event_type`` for every active endpoint of the brand subscribed to it.
 

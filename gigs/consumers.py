@@ -283,8 +283,8 @@ class LiveSocket(AsyncWebsocketConsumer):
         finally:
             await self.release_events()
 
-    async def handle(self, frame: Frame) -> None:
-        raise NotImplementedError
+    # Each socket defines ``async def handle(self, frame)`` for the frame types
+    # its ``schema`` admits; ``parse_frame`` has refused every other type.
 
 
 def _error_extra(exc: GigdeskError) -> dict[str, Any]:

@@ -923,8 +923,6 @@ def test_the_delivery_log_filters_by_status_and_event(brand):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_on_the_same_delivery_send_it_once(receiver):
-    if connection.vendor == "sqlite":
-        pytest.skip("needs a database that serves two connections at once")
     brand = BrandFactory()
     admin = MembershipFactory(brand=brand).user
     endpoint = webhook_endpoint_create(
