@@ -37,6 +37,7 @@ from django.utils import timezone
 from brands.models import PoolMembership
 from gigs import live
 from gigs.dispatch import (
+    TASK_TAKEN,
     HeartbeatResult,
     agent_heartbeat,
     expire_overdue,
@@ -44,12 +45,12 @@ from gigs.dispatch import (
     task_claim,
     task_reject,
 )
-from gigs.hub import Hub, hub_join
+from gigs.hub import Hub, TaskTakenHere, hub_join
 from gigs.models import MessageKind, PresenceStatus, Task, TaskStatus
 from gigs.payloads import task_offer_payload
 from gigs.selectors import agent_live_snapshot, agent_live_task_ids, customer_live_snapshot
 from gigs.work import task_for_customer_token
-from marketplace.errors import GigdeskError, NotFound, PermissionDenied
+from marketplace.errors import Conflict, GigdeskError, NotFound, PermissionDenied
 from marketplace.models import User
 
 logger = logging.getLogger(__name__)
@@ -488,8 +489,15 @@ class AgentConsumer(LiveSocket):
     async def do_claim(self, frame: Frame) -> None:
         task_id = frame.fields["task_id"]
         try:
-            task = await database_sync_to_async(_claim)(self.agent, task_id)
-        except GigdeskError as exc:
+            task = await self.hub.claim(
+                task_id,
+                self.agent.pk,
+                lambda: database_sync_to_async(_claim)(self.agent, task_id),
+            )
+        except (GigdeskError, TaskTakenHere) as refused:
+            exc = refused
+            if isinstance(refused, TaskTakenHere):
+                exc = Conflict(TASK_TAKEN, code="task_taken")
             await self.send_error(
                 exc.code, exc.message, ref=frame.ref, task_id=task_id, **_error_extra(exc)
             )

@@ -21,11 +21,13 @@ from gigs.eligibility import (
     CLAIMABLE_STATUSES,
     _task_match,
     claimable_by,
-    claimable_tasks_for_agent,
     conditions,
     directed_candidates,
     eligible_agents_for_task,
     failed_rules,
+    gigs_open_to_agent,
+    offerable_tasks_for_agent,
+    reserved_tasks_for_agent,
     waiting_directed_tasks_for_agent,
 )
 from gigs.events import task_event
@@ -57,7 +59,7 @@ TASK_TAKEN = "This task was just taken by another agent."
 AGENT_SETTABLE_PRESENCE = (PresenceStatus.ONLINE, PresenceStatus.PAUSED, PresenceStatus.OFFLINE)
 
 
-def _require_agent(user: User) -> None:
+def require_agent(user: User) -> None:
     if not user.is_agent or not user.is_active:
         raise PermissionDenied("Only agent accounts can do this.")
 
@@ -71,7 +73,7 @@ def presence_set(*, agent: User, status: str) -> AgentPresence:
     Coming online (or back from "away") offers the agent any directed task
     that was waiting for someone like them.
     """
-    _require_agent(agent)
+    require_agent(agent)
     if status not in AGENT_SETTABLE_PRESENCE:
         raise ValidationFailed(
             "Choose online, paused or offline.",
@@ -85,7 +87,7 @@ def presence_set(*, agent: User, status: str) -> AgentPresence:
         )
         live.publish({"type": "presence", "status": status}, topics=[live.agent_topic(agent.pk)])
         if status == PresenceStatus.ONLINE:
-            _offer_waiting_directed_task(agent, now)
+            offer_waiting_directed_task(agent, now)
     return presence
 
 
@@ -128,7 +130,7 @@ def _session_open(task: Task, agent: User, now: datetime) -> WorkSession:
     )
 
 
-def _session_close(
+def session_close(
     task: Task, now: datetime, outcome: str, resolution_code: str = ""
 ) -> WorkRecord | None:
     """End the task's open session and write its immutable work record."""
@@ -172,7 +174,7 @@ def agent_heartbeat(*, agent: User, now: datetime | None = None) -> HeartbeatRes
     it closes the interval at the previous heartbeat and opens a new one.
     Tasks whose lease already expired are not revived; they go back to the queue.
     """
-    _require_agent(agent)
+    require_agent(agent)
     now = now or timezone.now()
     # Every heartbeat sweeps all overdue leases and reservations, not only this
     # agent's: with agents online that is every few seconds, from the process
@@ -212,7 +214,7 @@ def agent_heartbeat(*, agent: User, now: datetime | None = None) -> HeartbeatRes
 # --- Claims ---------------------------------------------------------------------------
 
 
-def _task_for_agent(agent: User, task_id: int) -> Task:
+def task_for_agent(agent: User, task_id: int) -> Task:
     """The task if it belongs to a brand whose pool has approved the agent, or to them.
 
     Any other brand's task is answered as unknown, like a brand user's 404.
@@ -344,7 +346,7 @@ def _after_claim(agent: User, task: Task) -> None:
 
 def task_claim(*, agent: User, task_id: int) -> Task:
     """Make the agent the task's only holder, or refuse and change nothing."""
-    _require_agent(agent)
+    require_agent(agent)
     now = timezone.now()
     with transaction.atomic():
         online = _lock_presence_for_claim(agent, now)
@@ -357,7 +359,7 @@ def task_claim(*, agent: User, task_id: int) -> Task:
                 _after_claim(agent, task)
                 return task
     # The slow path: work out which rule refused, for a useful answer.
-    task = _task_for_agent(agent, task_id)
+    task = task_for_agent(agent, task_id)
     if task.holder_id == agent.pk and task.status == TaskStatus.CLAIMED:
         # A retried claim (double click, lost response) is not an error.
         return task
@@ -365,21 +367,32 @@ def task_claim(*, agent: User, task_id: int) -> Task:
 
 
 def task_claim_next(*, agent: User, gig_id: int | None = None) -> Task | None:
-    """Claim the most urgent, oldest task the agent may take (of one gig, if given).
-
-    ``None`` when there is nothing to take.
+    """Claim the most urgent, oldest task the agent may take (of one gig, if given):
+    a reservation of theirs first, then the open queue. ``None`` when there is
+    nothing to take.
     """
-    _require_agent(agent)
+    require_agent(agent)
     now = timezone.now()
     with transaction.atomic():
         if not _lock_presence_for_claim(agent, now):
             raise PermissionDenied(
                 "Go online to claim tasks; you are offline, paused or away.", code="not_online"
             )
-        candidates = claimable_tasks_for_agent(agent)
+        # The per-gig rules once, here, rather than for every queued task the
+        # walk passes; with no gig open to the agent there is nothing to walk.
+        open_gigs = gigs_open_to_agent(agent)
         if gig_id is not None:
-            candidates = candidates.filter(gig_id=gig_id)
-        task = _take(agent, candidates, now)
+            open_gigs = open_gigs.filter(pk=gig_id)
+        gigs_by_mode: dict[str, list[int]] = {DispatchMode.OPEN: [], DispatchMode.DIRECTED: []}
+        for pk, mode in open_gigs.values_list("pk", "dispatch_mode"):
+            gigs_by_mode[mode].append(pk)
+        task = None
+        if gigs_by_mode[DispatchMode.DIRECTED]:
+            reserved = reserved_tasks_for_agent(agent, gig_ids=gigs_by_mode[DispatchMode.DIRECTED])
+            task = _take(agent, reserved, now)
+        if task is None and gigs_by_mode[DispatchMode.OPEN]:
+            queue = offerable_tasks_for_agent(agent, gig_ids=gigs_by_mode[DispatchMode.OPEN])
+            task = _take(agent, queue, now)
         if task is not None:
             _after_claim(agent, task)
         return task
@@ -402,11 +415,14 @@ def task_offer(task: Task) -> None:
     if gig.dispatch_mode == DispatchMode.DIRECTED:
         _reserve_next(task, timezone.now())
         return
-    passed = TaskReservation.objects.filter(
-        task=task, outcome=ReservationOutcome.REJECTED
-    ).values("agent_id")
+    passed = TaskReservation.objects.filter(task=task, outcome=ReservationOutcome.REJECTED).values(
+        "agent_id"
+    )
     agent_ids = list(
-        eligible_agents_for_task(task).exclude(pk__in=passed).values_list("pk", flat=True)
+        eligible_agents_for_task(task)
+        .exclude(pk__in=passed)
+        .order_by()
+        .values_list("pk", flat=True)
     )
     if agent_ids:
         live.publish(
@@ -432,7 +448,7 @@ def tasks_offer(tasks: list[Task]) -> None:
                 if _reserve_next(task, now) is None:
                     break  # nobody free for this gig and language; they wait in the queue
             continue
-        agent_ids = list(eligible_agents_for_task(first).values_list("pk", flat=True))
+        agent_ids = list(eligible_agents_for_task(first).order_by().values_list("pk", flat=True))
         if not agent_ids:
             continue
         for task in group:
@@ -486,7 +502,7 @@ def _reserve_next(task: Task, now: datetime) -> User | None:
     return None
 
 
-def _offer_waiting_directed_task(agent: User, now: datetime) -> None:
+def offer_waiting_directed_task(agent: User, now: datetime) -> None:
     """Give an agent who just became free a directed task that found nobody."""
     if TaskReservation.objects.filter(agent=agent, outcome=ReservationOutcome.PENDING).exists():
         return
@@ -522,8 +538,8 @@ def _end_reservation(task: Task, outcome: str, now: datetime) -> TaskReservation
 def task_reject(*, agent: User, task_id: int) -> None:
     """Pass on a task: a reservation goes to the next agent; an open offer is
     not shown to this agent again."""
-    _require_agent(agent)
-    task = _task_for_agent(agent, task_id)
+    require_agent(agent)
+    task = task_for_agent(agent, task_id)
     now = timezone.now()
     if task.status == TaskStatus.OFFERED and task.reserved_for_id == agent.pk:
         with transaction.atomic():
@@ -531,7 +547,7 @@ def task_reject(*, agent: User, task_id: int) -> None:
                 raise Conflict("This reservation has already ended.", code="reservation_expired")
             AgentPresence.objects.filter(agent=agent).update(lapsed_in_a_row=0)
         _reserve_next(task, now)
-        _offer_waiting_directed_task(agent, now)
+        offer_waiting_directed_task(agent, now)
         return
     if task.status == TaskStatus.QUEUED and task.gig.dispatch_mode == DispatchMode.OPEN:
         if not TaskReservation.objects.filter(
@@ -570,7 +586,7 @@ def _return_to_queue(task: Task, *, agent_id: int, now: datetime, outcome: str) 
     )
     if not released:
         return False
-    _session_close(task, now, outcome)
+    session_close(task, now, outcome)
     task.status = TaskStatus.QUEUED
     task.holder = None
     task.claimed_at = None
@@ -594,10 +610,10 @@ def _return_to_queue(task: Task, *, agent_id: int, now: datetime, outcome: str) 
 
 def task_release(*, agent: User, task_id: int) -> Task:
     """Give a claimed task back to the queue. Only its holder may."""
-    _require_agent(agent)
+    require_agent(agent)
     now = timezone.now()
     with transaction.atomic():
-        task = _task_for_agent(agent, task_id)
+        task = task_for_agent(agent, task_id)
         if task.holder_id != agent.pk or task.status != TaskStatus.CLAIMED:
             raise PermissionDenied(
                 "Only the agent holding this task can release it.", code="not_holder"

@@ -17,7 +17,7 @@ Later requirements (certifications, a QA minimum) are one more entry in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -137,6 +137,10 @@ class Rule:
     refusal: str
     # True when the agent can fix it by finishing work, not by changing profile.
     is_capacity: bool = False
+    # True when the condition reads the task itself (its language), not only
+    # the gig, brand and agent. Claims evaluate the other rules once per gig,
+    # before looking at any task, and these for each task they walk past.
+    per_task: bool = False
 
 
 RULES: tuple[Rule, ...] = (
@@ -145,6 +149,7 @@ RULES: tuple[Rule, ...] = (
         "speaks_language",
         _speaks_language,
         "You do not speak this task's language at the level the gig requires.",
+        per_task=True,
     ),
     Rule(
         "has_required_skills",
@@ -254,20 +259,89 @@ def claimable_by(agent: User) -> Q:
     )
 
 
-def claimable_tasks_for_agent(agent: User) -> QuerySet[Task]:
-    """Every task this agent may claim right now (open offers and their reservations)."""
+def _gig_match(agent: User) -> Match:
+    """The agent as a value and the gig as the row, for the rules that do not
+    read the task (``language`` is left out: only per-task rules use it)."""
+    return Match(
+        agent=agent.pk,
+        brand=F("brand_id"),
+        gig=F("pk"),
+        language=None,
+        min_level=F("min_language_level"),
+        max_tasks=F("max_tasks_per_agent"),
+    )
+
+
+def gigs_open_to_agent(agent: User) -> QuerySet[Gig]:
+    """Active gigs whose per-gig rules the agent meets right now: approved in the
+    brand's pool, every required skill, online, under the gig's hold limit.
+
+    Claims evaluate these once per gig instead of once per queued task, then
+    walk the queue in order checking only the per-task rules.
+    """
+    if not agent.is_agent or not agent.is_active:
+        return Gig.objects.none()
+    m = _gig_match(agent)
+    return Gig.objects.filter(
+        *(rule.condition(m) for rule in RULES if not rule.per_task),
+        status=GigStatus.ACTIVE,
+    ).order_by()
+
+
+def _per_task_conditions(agent: User) -> list[Any]:
+    m = _task_match(agent)
+    return [rule.condition(m) for rule in RULES if rule.per_task]
+
+
+def offerable_tasks_for_agent(
+    agent: User, *, gig_ids: Iterable[int] | QuerySet | None = None
+) -> QuerySet[Task]:
+    """Open-claim tasks in the queue that this agent may claim right now, most
+    urgent and oldest first.
+
+    ``gig_ids`` (ids already known to be open to the agent) spares the query
+    its gig subquery; claims pass it after reading the gigs in the same
+    transaction. The order and the conditions match the partial index
+    ``task_claim_order``, so a claim walks the queue's head, not the queue.
+    """
     if not agent.is_agent or not agent.is_active:
         return Task.objects.none()
+    if gig_ids is None:
+        gig_ids = gigs_open_to_agent(agent).filter(dispatch_mode=DispatchMode.OPEN).values("pk")
     return (
-        Task.objects.filter(claimable_by(agent), gig__status=GigStatus.ACTIVE)
-        .filter(*conditions(_task_match(agent)))
+        Task.objects.filter(status=TaskStatus.QUEUED, holder__isnull=True, gig_id__in=gig_ids)
+        .filter(*_per_task_conditions(agent))
         .order_by("-priority", "id")
     )
 
 
-def offerable_tasks_for_agent(agent: User) -> QuerySet[Task]:
-    """Open-claim tasks in the queue that this agent may claim right now."""
-    return claimable_tasks_for_agent(agent).filter(status=TaskStatus.QUEUED)
+def reserved_tasks_for_agent(
+    agent: User, *, gig_ids: Iterable[int] | QuerySet | None = None
+) -> QuerySet[Task]:
+    """Directed tasks reserved for this agent whose reservation has not expired,
+    while every rule still holds (``gig_ids`` as for ``offerable_tasks_for_agent``)."""
+    if not agent.is_agent or not agent.is_active:
+        return Task.objects.none()
+    if gig_ids is None:
+        gig_ids = gigs_open_to_agent(agent).values("pk")
+    return (
+        Task.objects.filter(
+            status=TaskStatus.OFFERED,
+            reserved_for=agent.pk,
+            reservation_expires_at__gt=timezone.now(),
+            holder__isnull=True,
+            gig_id__in=gig_ids,
+        )
+        .filter(*_per_task_conditions(agent))
+        .order_by("-priority", "id")
+    )
+
+
+def claimable_tasks_for_agent(agent: User) -> QuerySet[Task]:
+    """Every task this agent may claim right now (open offers and their reservations)."""
+    return (reserved_tasks_for_agent(agent) | offerable_tasks_for_agent(agent)).order_by(
+        "-priority", "id"
+    )
 
 
 def waiting_directed_tasks_for_agent(agent: User) -> QuerySet[Task]:
@@ -275,14 +349,14 @@ def waiting_directed_tasks_for_agent(agent: User) -> QuerySet[Task]:
     and has not been offered before."""
     if not agent.is_agent or not agent.is_active:
         return Task.objects.none()
+    directed_gigs = gigs_open_to_agent(agent).filter(dispatch_mode=DispatchMode.DIRECTED)
     return (
         Task.objects.filter(
             status=TaskStatus.QUEUED,
             holder__isnull=True,
-            gig__dispatch_mode=DispatchMode.DIRECTED,
-            gig__status=GigStatus.ACTIVE,
+            gig_id__in=directed_gigs.values("pk"),
         )
-        .filter(*conditions(_task_match(agent)))
+        .filter(*_per_task_conditions(agent))
         .exclude(reservations__agent=agent)
         .order_by("-priority", "id")
     )

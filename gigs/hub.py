@@ -22,8 +22,11 @@ Works with ``InMemoryChannelLayer`` (tests, embedded mode: one process) and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
@@ -33,9 +36,19 @@ from gigs.live import HUB_GROUP, HUB_MESSAGE_TYPE
 logger = logging.getLogger(__name__)
 
 PING_MESSAGE_TYPE = "hub.ping"
+# How long the hub remembers that a task was just taken. Agents race for an
+# open task within milliseconds of its offer; a claim that arrives after
+# the hub has seen the task go is refused without a database round trip.
+# Short, so that a task back in the queue is never refused for long even
+# where no new offer announced its return.
+TAKEN_MEMORY_SECONDS = 2.0
 # How often the hub checks, with a ping sent through the group to itself,
 # that batches still reach it.
 WATCH_SECONDS = 5.0
+
+
+class TaskTakenHere(Exception):
+    """The hub saw another agent take this task moments ago."""
 
 
 class Connection(Protocol):
@@ -60,6 +73,10 @@ class Hub:
         # Set when a ping did not come back: batches may have been lost
         # (Redis restarting, say). Once pings flow again, connections catch up.
         self._lost = False
+        # Claims this process is making now, and tasks it saw taken (task id
+        # -> the taker's user id, and when): see ``claim``.
+        self._claims_in_flight: dict[int, asyncio.Future] = {}
+        self._taken: dict[int, tuple[int | None, float]] = {}
         self.starting: asyncio.Task = asyncio.get_running_loop().create_task(self._start())
 
     async def _start(self) -> None:
@@ -96,6 +113,60 @@ class Hub:
         if not self._topics:
             self._stop()
 
+    # --- Claims ----------------------------------------------------------------------
+
+    def _taken_by(self, task_id: int) -> int | None:
+        """Who took ``task_id`` moments ago, as far as this process knows (0: unknown who)."""
+        taken = self._taken.get(task_id)
+        if taken is None:
+            return None
+        taker, at = taken
+        if time.monotonic() - at > TAKEN_MEMORY_SECONDS:
+            del self._taken[task_id]
+            return None
+        return taker or 0
+
+    def _remember_taken(self, task_id: int, taker: int | None) -> None:
+        now = time.monotonic()
+        if len(self._taken) > 10_000:
+            self._taken = {
+                k: v for k, v in self._taken.items() if now - v[1] <= TAKEN_MEMORY_SECONDS
+            }
+        self._taken[task_id] = (taker, now)
+
+    async def claim(self, task_id: int, agent_id: int, attempt: Callable[[], Awaitable[Any]]):
+        """Run ``attempt`` (the database claim) unless the task is known to be gone.
+
+        When several sockets of this process claim the same task at once,
+        only the first goes to the database; the others wait for it, and if it
+        won they are refused at once (``taken``), with no round trip that
+        could only fail. The database stays the judge: a claim the hub lets
+        through is decided there, and the hub never grants one itself.
+        """
+        while True:
+            taker = self._taken_by(task_id)
+            if taker is not None and taker != agent_id:
+                raise TaskTakenHere()
+            pending = self._claims_in_flight.get(task_id)
+            if pending is None:
+                break
+            with contextlib.suppress(Exception):  # that claim failed for its agent; try ours
+                await asyncio.shield(pending)
+        done = asyncio.get_running_loop().create_future()
+        self._claims_in_flight[task_id] = done
+        try:
+            result = await attempt()
+        except BaseException as exc:
+            done.set_exception(exc)
+            done.exception()  # retrieved: waiters that come later need not see it
+            raise
+        else:
+            self._remember_taken(task_id, agent_id)
+            done.set_result(None)
+            return result
+        finally:
+            del self._claims_in_flight[task_id]
+
     # --- Delivery ------------------------------------------------------------------
 
     async def _receive(self) -> None:
@@ -115,8 +186,21 @@ class Hub:
             elif kind == PING_MESSAGE_TYPE and message.get("hub") == self.channel:
                 self._pings_seen = max(self._pings_seen, message.get("n", 0))
 
+    def _note_availability(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "withdraw" and event.get("reason") == "taken":
+            task_id = event.get("task_id")
+            # Our own win, remembered with its taker, stays as it is: the
+            # taker's retried claim must still reach the database (and succeed).
+            if self._taken_by(task_id) is None:
+                self._remember_taken(task_id, None)
+        elif kind == "offer":
+            self._taken.pop((event.get("task") or {}).get("id"), None)
+
     async def _deliver(self, items: list[dict[str, Any]]) -> None:
         for item in items:
+            event = item["event"]
+            self._note_availability(event)
             targets: set[Connection] = set()
             for topic in item.get("topics") or ():
                 # A copy: a delivery below may change subscriptions.
@@ -127,7 +211,6 @@ class Hub:
                 targets = {c for c in targets if c.hub_agent_id in allowed}
             if not targets:
                 continue
-            event = item["event"]
             text = json.dumps(event, separators=(",", ":"))
             for connection in targets:
                 try:

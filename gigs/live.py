@@ -24,17 +24,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
 HUB_GROUP = "gigdesk.hub"
 HUB_MESSAGE_TYPE = "hub.batch"
+
+# A publish that takes longer than this is given up on (and logged); the
+# committed work stands and clients catch up from their next snapshot.
+PUBLISH_TIMEOUT_SECONDS = 5
 
 _in_flight: set[asyncio.Task] = set()
 
@@ -101,6 +107,41 @@ def publish(
     transaction.on_commit(batch, robust=True)
 
 
+class _PublisherLoop:
+    """One event loop, in a daemon thread, for sending from synchronous code.
+
+    ``async_to_sync`` outside an ASGI server starts a new event loop per call,
+    and channels-redis keeps its connections per loop: every publish from a
+    job worker or a management command would open a new Redis connection
+    (3–6 ms). This loop lives as long as the process, so its connection does.
+    A forked child starts its own (a loop thread does not survive a fork).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=loop.run_forever, name="gigdesk-live-publisher", daemon=True
+                ).start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
+
+    def send(self, coroutine) -> None:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._running_loop())
+        # Waiting keeps events in commit order and surfaces errors here; it
+        # costs one Redis round trip on a connection that is already open.
+        future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+
+
+_publisher_loop = _PublisherLoop()
+
+
 def _send(items: list[dict[str, Any]]) -> None:
     layer = get_channel_layer()
     if layer is None:
@@ -117,8 +158,12 @@ def _send(items: list[dict[str, Any]]) -> None:
             task = loop.create_task(layer.group_send(HUB_GROUP, message))
             _in_flight.add(task)
             task.add_done_callback(_in_flight.discard)
-        else:
+        elif isinstance(layer, InMemoryChannelLayer):
+            # The in-memory layer's queues belong to the server's own loop;
+            # ``async_to_sync`` hands the send back to it from a worker thread.
             async_to_sync(layer.group_send)(HUB_GROUP, message)
+        else:
+            _publisher_loop.send(layer.group_send(HUB_GROUP, message))
     except Exception:
         # A notification that cannot be sent must never undo or fail the
         # committed work; clients catch up from their next snapshot.

@@ -177,9 +177,38 @@ class Task(models.Model):
             models.Index(fields=["brand", "status", "-id"], name="task_brand_status"),
             models.Index(fields=["brand", "gig", "status", "-id"], name="task_brand_gig_status"),
             models.Index(fields=["gig", "status", "priority"], name="task_gig_queue"),
+            # The claim's walk: the queue's head in claim order, and a gig's
+            # queue in claim order (the planner picks by how many gigs are open
+            # to the agent). Partial, so claimed and closed tasks cost nothing.
+            models.Index(
+                fields=["-priority", "id"],
+                condition=models.Q(status="queued", holder__isnull=True),
+                name="task_claim_order",
+            ),
+            models.Index(
+                fields=["gig", "-priority", "id"],
+                condition=models.Q(status="queued", holder__isnull=True),
+                name="task_gig_claim_order",
+            ),
             # The expiry sweeps: claimed tasks past their lease, offers past their time.
-            models.Index(fields=["status", "lease_expires_at"], name="task_lease_due"),
-            models.Index(fields=["status", "reservation_expires_at"], name="task_reservation_due"),
+            # Partial on the one status each sweep reads, so that no other
+            # query on that status is tempted to walk them.
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=models.Q(status="claimed"),
+                name="task_lease_due",
+            ),
+            models.Index(
+                fields=["reservation_expires_at"],
+                condition=models.Q(status="offered"),
+                name="task_reservation_due",
+            ),
+            # The hold limit: how many tasks of a gig an agent holds.
+            models.Index(
+                fields=["holder", "gig"],
+                condition=models.Q(status="claimed"),
+                name="task_held_by_agent",
+            ),
             models.Index(fields=["holder", "status"], name="task_holder_status"),
         ]
         constraints = [

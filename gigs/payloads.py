@@ -66,8 +66,6 @@ def task_webhook_payload(task: Task) -> dict[str, Any]:
         "resolution_code": task.resolution_code or None,
         "escalation_reason": task.escalation_reason or None,
         "agent": (
-            {"id": task.holder_id, "name": task.holder.public_name}
-            if task.holder_id
-            else None
+            {"id": task.holder_id, "name": task.holder.public_name} if task.holder_id else None
         ),
     }

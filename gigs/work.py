@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from gigs import live
 from gigs.dispatch import (
-    _offer_waiting_directed_task,
-    _require_agent,
-    _session_close,
-    _task_for_agent,
     expire_overdue,
+    offer_waiting_directed_task,
+    require_agent,
+    session_close,
+    task_for_agent,
 )
 from gigs.events import task_event
 from gigs.models import (
@@ -40,9 +40,9 @@ NOT_HOLDER = "Only the agent holding this task can do that; claim it first."
 
 def _held_task(agent: User, task_id: int) -> Task:
     """The task, if the agent holds it now (an expired lease is not held)."""
-    _require_agent(agent)
+    require_agent(agent)
     expire_overdue(holder=agent)
-    task = _task_for_agent(agent, task_id)
+    task = task_for_agent(agent, task_id)
     if task.holder_id != agent.pk or task.status != TaskStatus.CLAIMED:
         raise PermissionDenied(NOT_HOLDER, code="not_holder")
     return task
@@ -77,7 +77,7 @@ def _finish(task: Task, agent: User, *, status: str, outcome: str, **fields) -> 
     task.closed_at = now
     for name, value in fields.items():
         setattr(task, name, value)
-    record = _session_close(task, now, outcome, fields.get("resolution_code", ""))
+    record = session_close(task, now, outcome, fields.get("resolution_code", ""))
     live.publish(
         {"type": "task.status", "task_id": task.pk, "status": status},
         topics=[
@@ -126,7 +126,7 @@ def task_resolve(*, agent: User, task_id: int, resolution_code: str, note: str =
             },
         )
         task_event(task, "task.resolved")
-    _offer_waiting_directed_task(agent, timezone.now())
+    offer_waiting_directed_task(agent, timezone.now())
     return task
 
 
@@ -160,7 +160,7 @@ def task_escalate(*, agent: User, task_id: int, reason: str) -> Task:
             changes={"status": [TaskStatus.CLAIMED, TaskStatus.ESCALATED]},
         )
         task_event(task, "task.escalated")
-    _offer_waiting_directed_task(agent, timezone.now())
+    offer_waiting_directed_task(agent, timezone.now())
     return task
 
 
