@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "marketplace",
     "brands",
     "gigs",
+    "payouts",
     "frontend",
 ]
 
