@@ -79,7 +79,13 @@ run() {
   say "Starting the job worker"
   manage run_huey --quiet &
   local worker=$!
-  trap 'kill $worker 2>/dev/null || true' EXIT INT TERM
+  local sandbox=""
+  if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
+    say "Starting the local Stripe sandbox (no STRIPE_SECRET_KEY set)"
+    manage stripe_sandbox &
+    sandbox=$!
+  fi
+  trap 'kill $worker $sandbox 2>/dev/null || true' EXIT INT TERM
   say "Gigdesk is at http://$HOST:$PORT/  (Ctrl-C stops it)"
   "$VENV/bin/daphne" -b "$HOST" -p "$PORT" marketplace.asgi:application
 }

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from brands.models import Brand, BrandMembership, BrandRole, PoolMembership, PoolStatus, PoolTier
+from gigs import live
 from marketplace.audit import audit_record
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from marketplace.models import User
@@ -271,6 +272,7 @@ def pool_invitation_accept(
             changes={"status": [PoolStatus.INVITED, PoolStatus.APPROVED]},
             request=request,
         )
+        live.agent_scope_changed(membership.agent_id)
     return membership
 
 
@@ -351,6 +353,8 @@ def pool_decide(
             changes={"status": [previous, membership.status], "reason": membership.reason},
             request=request,
         )
+        # Approved, rejected or blocked: the agent's open queue changes at once.
+        live.agent_scope_changed(membership.agent_id)
     return membership
 
 

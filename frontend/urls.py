@@ -128,10 +128,12 @@ urlpatterns += [
 ]
 
 # Agent queue
-from frontend.views import queue  # noqa: E402
+from frontend.views import earnings, queue  # noqa: E402
 
 urlpatterns += [
     path("agent/queue/", queue.agent_queue, name="agent_queue"),
+    path("agent/earnings/", earnings.agent_earnings_page, name="agent_earnings"),
+    path("agent/earnings.csv", earnings.agent_earnings_csv, name="agent_earnings_csv"),
 ]
 
 # Brand webhooks
@@ -187,5 +189,17 @@ urlpatterns += [
         "brands/<slug:slug>/webhooks/<int:endpoint_id>/test/",
         webhook_views.webhook_endpoint_ping,
         name="webhook_endpoint_ping",
+    ),
+]
+
+# Brand billing: balances, top-ups through Stripe Checkout, the statement
+from frontend.views import billing  # noqa: E402
+
+urlpatterns += [
+    path("brands/<slug:slug>/billing/", billing.brand_billing, name="brand_billing"),
+    path(
+        "brands/<slug:slug>/billing/top-ups/<int:top_up_id>/cancel/",
+        billing.topup_cancel,
+        name="topup_cancel",
     ),
 ]

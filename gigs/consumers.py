@@ -45,6 +45,7 @@ from gigs.dispatch import (
     task_claim,
     task_reject,
 )
+from gigs.eligibility import OfferScope, offer_scope_for_agent
 from gigs.hub import Hub, TaskTakenHere, hub_join
 from gigs.models import MessageKind, PresenceStatus, Task, TaskStatus
 from gigs.payloads import task_offer_payload
@@ -306,7 +307,8 @@ def _agent_topics(agent: User) -> tuple[list[int], list[int]]:
     return brand_ids, held_ids
 
 
-def _agent_snapshot(agent: User, *, heartbeat: bool) -> dict[str, Any]:
+def _agent_snapshot(agent: User, *, heartbeat: bool) -> tuple[dict[str, Any], OfferScope]:
+    """The snapshot to send, and the open offers the agent may be shown from now on."""
     # Expiry is enforced on read: a lease or reservation past its time is
     # settled before the agent is shown anything.
     expire_overdue()
@@ -315,7 +317,7 @@ def _agent_snapshot(agent: User, *, heartbeat: bool) -> dict[str, Any]:
     snapshot = agent_live_snapshot(agent=agent)
     for task in snapshot["held"]:
         task["workspace_url"] = workspace_url(task["id"])
-    return snapshot
+    return snapshot, offer_scope_for_agent(agent)
 
 
 def _claim(agent: User, task_id: int) -> dict[str, Any]:
@@ -375,6 +377,13 @@ class AgentConsumer(LiveSocket):
         self.rejected_ids: set[int] = set()
         # The hub may have missed events: send a snapshot with the next heartbeat.
         self.stale = False
+        # The open offers this agent may be shown, read with every snapshot
+        # and again whenever it may have changed; and the gig of each held task.
+        self.offer_scope = OfferScope()
+        self.held_gigs: dict[int, int] = {}
+        self._scope_refresh: asyncio.Task | None = None
+        self._scope_refresh_again = False
+        self._heartbeats = 0
 
     async def connect(self):
         user = self.scope.get("user")
@@ -412,12 +421,15 @@ class AgentConsumer(LiveSocket):
         missed; what was raised before it arrives after the snapshot, harmless."""
         brand_ids, held_ids = await database_sync_to_async(_agent_topics)(self.agent)
         self._subscribe_exactly(brand_ids, held_ids)
-        snapshot = await database_sync_to_async(_agent_snapshot)(self.agent, heartbeat=heartbeat)
+        snapshot, self.offer_scope = await database_sync_to_async(_agent_snapshot)(
+            self.agent, heartbeat=heartbeat
+        )
         self.offer_ids = {task["id"] for task in snapshot["offers"]}
         self.reserved_ids = {
             task["id"] for task in snapshot["offers"] if task["status"] == TaskStatus.OFFERED
         }
         self.held_ids = {task["id"] for task in snapshot["held"]}
+        self.held_gigs = {task["id"]: task["gig"]["id"] for task in snapshot["held"]}
         self._subscribe_exactly(brand_ids, self.held_ids)
         self.stale = False
         event = {"type": "snapshot", **snapshot}
@@ -441,10 +453,21 @@ class AgentConsumer(LiveSocket):
     async def relay(self, event: dict[str, Any], text: str) -> None:
         kind = event.get("type")
         task_id = event.get("task_id")
+        if kind == live.SCOPE_CHANGED:
+            # Never shown to the client: the agent's own eligibility changed
+            # (their pool, profile or presence) and so may their pools: read
+            # everything again. For a gig's change, the pairs are enough.
+            if event.get("resync"):
+                await self.send_snapshot(ref=None)
+            else:
+                self.refresh_offer_scope()
+            return
         if kind == "offer":
             task = event.get("task") or {}
             task_id = task.get("id")
             if task_id in self.rejected_ids or task_id in self.held_ids:
+                return
+            if task.get("status") == TaskStatus.QUEUED and not self._in_scope(task):
                 return
             self.offer_ids.add(task_id)
             if task.get("status") == TaskStatus.OFFERED:
@@ -460,25 +483,62 @@ class AgentConsumer(LiveSocket):
             self._forget_offer(task_id)
             if task_id in self.held_ids:
                 return  # this socket's own claim; its claim.result said so
-            self._hold(task_id)
+            self._hold(event["task"])
+            self.refresh_offer_scope()  # one more held task: a hold limit may be reached
         elif kind == "task.lost" or (
             kind == "task.status" and event.get("status") in FINISHED_STATUSES
         ):
-            self._let_go(task_id)
+            if task_id in self.held_ids:
+                self._let_go(task_id)
+                self.refresh_offer_scope()
+            else:
+                self._let_go(task_id)
+        elif kind == "presence":
+            self.refresh_offer_scope()
         await self.send(text_data=text)
 
     def _forget_offer(self, task_id) -> None:
         self.offer_ids.discard(task_id)
         self.reserved_ids.discard(task_id)
 
-    def _hold(self, task_id: int) -> None:
-        self.held_ids.add(task_id)
-        self.hub.subscribe(self, live.task_topic(task_id))
+    def _hold(self, task: dict[str, Any]) -> None:
+        self.held_ids.add(task["id"])
+        self.held_gigs[task["id"]] = task["gig"]["id"]
+        self.hub.subscribe(self, live.task_topic(task["id"]))
 
     def _let_go(self, task_id) -> None:
         self.held_ids.discard(task_id)
+        gig_id = self.held_gigs.pop(task_id, None)
+        if gig_id is not None:
+            # One fewer task held there: back under that gig's limit, at once,
+            # so an offer in the same batch (a release re-offers) is shown.
+            self.offer_scope = self.offer_scope.with_room_in(gig_id)
         if self.hub is not None:
             self.hub.unsubscribe(self, live.task_topic(task_id))
+
+    def _in_scope(self, task: dict[str, Any]) -> bool:
+        return self.offer_scope.allows((task.get("gig") or {}).get("id"), task.get("language"))
+
+    def refresh_offer_scope(self) -> None:
+        """Read the offer scope again, in the background. One read at a time;
+        a request during a read starts another after it, since that read may
+        predate the change that asked for it."""
+        if self._scope_refresh is not None and not self._scope_refresh.done():
+            self._scope_refresh_again = True
+            return
+
+        async def refresh() -> None:
+            self._scope_refresh_again = True
+            while self._scope_refresh_again:
+                self._scope_refresh_again = False
+                try:
+                    scope = await database_sync_to_async(offer_scope_for_agent)(self.agent)
+                except Exception:
+                    logger.exception("Could not read an agent's offer scope")
+                    return
+                self.offer_scope = scope
+
+        self._scope_refresh = asyncio.get_running_loop().create_task(refresh())
 
     # --- Client messages -------------------------------------------------------------
 
@@ -508,7 +568,8 @@ class AgentConsumer(LiveSocket):
                 await self.send_event({"type": "withdraw", "task_id": task_id, "reason": exc.code})
             return
         self._forget_offer(task_id)
-        self._hold(task_id)
+        self._hold(task)
+        self.refresh_offer_scope()  # after the answer: a hold limit may now be reached
         await self.send_event(
             {
                 "type": "claim.result",
@@ -560,6 +621,9 @@ class AgentConsumer(LiveSocket):
                 },
             }
         )
+        self._heartbeats += 1
+        if self._heartbeats % live.SCOPE_REFRESH_HEARTBEATS == 0:
+            self.refresh_offer_scope()
         out_of_date = check_tasks and (
             beat.held_ids != self.held_ids or beat.reserved_ids != self.reserved_ids
         )

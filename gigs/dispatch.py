@@ -23,7 +23,6 @@ from gigs.eligibility import (
     claimable_by,
     conditions,
     directed_candidates,
-    eligible_agents_for_task,
     failed_rules,
     gigs_open_to_agent,
     offerable_tasks_for_agent,
@@ -48,6 +47,7 @@ from gigs.payloads import task_offer_payload
 from marketplace.audit import audit_record
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from marketplace.models import User
+from payouts.earnings import earning_post
 
 # Directed dispatch sets an agent "away" after this many reservations in a row
 # lapse unanswered, so that tasks stop waiting on someone who has walked off.
@@ -133,7 +133,8 @@ def _session_open(task: Task, agent: User, now: datetime) -> WorkSession:
 def session_close(
     task: Task, now: datetime, outcome: str, resolution_code: str = ""
 ) -> WorkRecord | None:
-    """End the task's open session and write its immutable work record."""
+    """End the task's open session, write its immutable work record and post
+    what it earned (``payouts.earnings``), all in the caller's transaction."""
     session = (
         WorkSession.objects.select_for_update().filter(task=task, ended_at__isnull=True).first()
     )
@@ -143,7 +144,7 @@ def session_close(
     session.ended_at = now
     session.outcome = outcome
     session.save(update_fields=["ended_at", "outcome"])
-    return WorkRecord.objects.create(
+    record = WorkRecord.objects.create(
         session=session,
         agent_id=session.agent_id,
         task=task,
@@ -158,6 +159,8 @@ def session_close(
         rate_minor=session.rate_minor,
         currency=session.currency,
     )
+    earning_post(work_record=record)
+    return record
 
 
 @dataclass(frozen=True)
@@ -404,7 +407,8 @@ def task_claim_next(*, agent: User, gig_id: int | None = None) -> Task | None:
 def task_offer(task: Task) -> None:
     """Tell the agents who may take ``task`` that it is there (after it enters the queue).
 
-    Open gigs: every eligible online agent hears of it, the first claim wins.
+    Open gigs: every eligible online agent hears of it (their connections
+    decide, see ``gigs.eligibility.offer_scope_for_agent``); the first claim wins.
     Directed gigs: the best-matched agent gets a reservation.
     """
     if task.status != TaskStatus.QUEUED or task.holder_id is not None:
@@ -415,26 +419,22 @@ def task_offer(task: Task) -> None:
     if gig.dispatch_mode == DispatchMode.DIRECTED:
         _reserve_next(task, timezone.now())
         return
-    passed = TaskReservation.objects.filter(task=task, outcome=ReservationOutcome.REJECTED).values(
-        "agent_id"
+    # Who may see it is decided by each agent's connection (its offer scope:
+    # ``gigs.eligibility.offer_scope_for_agent``), so that creating a task
+    # reads nothing about agents. Only those who passed on it are left out here.
+    passed = TaskReservation.objects.filter(
+        task=task, outcome=ReservationOutcome.REJECTED
+    ).values_list("agent_id", flat=True)
+    live.publish(
+        {"type": "offer", "task": task_offer_payload(task)},
+        topics=[live.pool_topic(task.brand_id)],
+        skip_agents=list(passed),
     )
-    agent_ids = list(
-        eligible_agents_for_task(task)
-        .exclude(pk__in=passed)
-        .order_by()
-        .values_list("pk", flat=True)
-    )
-    if agent_ids:
-        live.publish(
-            {"type": "offer", "task": task_offer_payload(task)},
-            topics=[live.pool_topic(task.brand_id)],
-            agents=agent_ids,
-        )
 
 
 def tasks_offer(tasks: list[Task]) -> None:
-    """``task_offer`` for many new tasks (a CSV import) with one eligibility
-    query per gig and language, not one per task."""
+    """``task_offer`` for many new tasks (a CSV import): open offers go out
+    as they are, directed tasks get reservations while candidates last."""
     by_group: dict[tuple[int, str], list[Task]] = {}
     for task in tasks:
         by_group.setdefault((task.gig_id, task.language), []).append(task)
@@ -448,14 +448,11 @@ def tasks_offer(tasks: list[Task]) -> None:
                 if _reserve_next(task, now) is None:
                     break  # nobody free for this gig and language; they wait in the queue
             continue
-        agent_ids = list(eligible_agents_for_task(first).order_by().values_list("pk", flat=True))
-        if not agent_ids:
-            continue
         for task in group:
+            # New tasks: nobody has passed on them yet.
             live.publish(
                 {"type": "offer", "task": task_offer_payload(task)},
                 topics=[live.pool_topic(task.brand_id)],
-                agents=agent_ids,
             )
 
 

@@ -18,11 +18,22 @@ Later requirements (certifications, a QA minimum) are one more entry in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import LessThan
 from django.utils import timezone
@@ -286,6 +297,75 @@ def gigs_open_to_agent(agent: User) -> QuerySet[Gig]:
         *(rule.condition(m) for rule in RULES if not rule.per_task),
         status=GigStatus.ACTIVE,
     ).order_by()
+
+
+@dataclass(frozen=True)
+class OfferScope:
+    """Which open offers an agent's live connection may show.
+
+    ``pairs``: the (gig id, language) pairs for which every rule but the hold
+    limit holds; ``full_gigs``: the gigs where the agent is at the hold
+    limit. Kept apart so that a connection that sees the agent let go of a
+    task can make room in that gig at once, before reading the scope again.
+    """
+
+    pairs: frozenset[tuple[int, str]] = frozenset()
+    full_gigs: frozenset[int] = frozenset()
+
+    def allows(self, gig_id: int | None, language: str | None) -> bool:
+        return (gig_id, language) in self.pairs and gig_id not in self.full_gigs
+
+    def with_room_in(self, gig_id: int) -> OfferScope:
+        return replace(self, full_gigs=self.full_gigs - {gig_id})
+
+
+def offer_scope_for_agent(agent: User) -> OfferScope:
+    """What open offers this agent may be shown now, as an ``OfferScope``.
+
+    Every rule, evaluated once per gig and per language the agent speaks, not
+    per task: a live connection keeps the scope and filters new offers by the
+    gig and language they carry, so creating a task needs no query about
+    agents at all. Two queries.
+    """
+    if not agent.is_agent or not agent.is_active:
+        return OfferScope()
+    languages = sorted(
+        set(AgentLanguage.objects.filter(profile__user=agent).values_list("language", flat=True))
+    )
+    if not languages:
+        return OfferScope()
+    m = _gig_match(agent)
+
+    def all_of(conditions) -> ExpressionWrapper:
+        return ExpressionWrapper(Q(*conditions), output_field=BooleanField())
+
+    per_language = {
+        f"in_{index}": all_of(
+            rule.condition(replace(m, language=language)) for rule in RULES if rule.per_task
+        )
+        for index, language in enumerate(languages)
+    }
+    rows = (
+        Gig.objects.filter(
+            *(rule.condition(m) for rule in RULES if not rule.per_task and not rule.is_capacity),
+            status=GigStatus.ACTIVE,
+            dispatch_mode=DispatchMode.OPEN,
+        )
+        .order_by()
+        .annotate(has_room=all_of(rule.condition(m) for rule in RULES if rule.is_capacity))
+        .annotate(**per_language)
+        .values_list("pk", "has_room", *per_language)
+    )
+    pairs, full_gigs = set(), set()
+    for gig_id, has_room, *speaks in rows:
+        pairs.update(
+            (gig_id, language)
+            for language, allowed in zip(languages, speaks, strict=True)
+            if allowed
+        )
+        if not has_room:
+            full_gigs.add(gig_id)
+    return OfferScope(pairs=frozenset(pairs), full_gigs=frozenset(full_gigs))
 
 
 def _per_task_conditions(agent: User) -> list[Any]:

@@ -209,6 +209,10 @@ class Hub:
             if agents is not None:
                 allowed = set(agents)
                 targets = {c for c in targets if c.hub_agent_id in allowed}
+            skipped = item.get("skip_agents")
+            if skipped:
+                skipped = set(skipped)
+                targets = {c for c in targets if c.hub_agent_id not in skipped}
             if not targets:
                 continue
             text = json.dumps(event, separators=(",", ":"))

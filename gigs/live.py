@@ -14,7 +14,11 @@ Topics a connection can listen to:
 
 - ``agent:<user id>``: one agent's own events (reservations, held tasks, presence);
 - ``pool:<brand id>``: every agent approved in a brand's pool (open offers and
-  withdrawals); ``agents`` narrows an event to some of them;
+  withdrawals). Each agent connection keeps the (gig, language) pairs it may
+  be offered (``gigs.eligibility.offer_scope_for_agent``) and shows an open
+  offer only when the task's pair is among them, so that raising an offer
+  reads nothing about agents; ``scope.changed`` (never sent to a client)
+  tells connections to read their pairs again;
 - ``task:<task id>``: the holder's workspace, internal notes included;
 - ``customer:<task id>``: the customer page, never internal notes;
 - ``brand:<brand id>``: the brand's live console.
@@ -45,6 +49,14 @@ PUBLISH_TIMEOUT_SECONDS = 5
 _in_flight: set[asyncio.Task] = set()
 
 
+# Tells agent connections that what they may be offered changed; handled by
+# the connection itself, never sent to a client.
+SCOPE_CHANGED = "scope.changed"
+# A safety net for changes nobody announced: connections read their offer
+# scope again every this many heartbeats (15 s apart).
+SCOPE_REFRESH_HEARTBEATS = 4
+
+
 def agent_topic(user_id: int) -> str:
     return f"agent:{user_id}"
 
@@ -65,6 +77,18 @@ def brand_topic(brand_id: int) -> str:
     return f"brand:{brand_id}"
 
 
+def agent_scope_changed(agent_id: int) -> None:
+    """The agent's pools, profile or standing changed: their connections read
+    their whole state again (pools to listen to, offers, offer scope)."""
+    publish({"type": SCOPE_CHANGED, "resync": True}, topics=[agent_topic(agent_id)])
+
+
+def pool_scope_changed(brand_id: int) -> None:
+    """A gig of the brand changed what it requires or whether it runs: the
+    pool's connections read their offer scope again."""
+    publish({"type": SCOPE_CHANGED}, topics=[pool_topic(brand_id)])
+
+
 class _Batch:
     """Events raised in one transaction (savepoint), sent together after it commits."""
 
@@ -76,20 +100,27 @@ class _Batch:
 
 
 def publish(
-    event: dict[str, Any], *, topics: Iterable[str], agents: Iterable[int] | None = None
+    event: dict[str, Any],
+    *,
+    topics: Iterable[str],
+    agents: Iterable[int] | None = None,
+    skip_agents: Iterable[int] | None = None,
 ) -> None:
     """Send ``event`` to the connections listening to any of ``topics`` once the
     current transaction commits (at once, outside one).
 
-    ``agents``, when given, limits delivery to connections of those agent ids.
-    Events raised in one transaction leave together, in order, as one message;
-    a rollback drops them with the transaction's other on-commit work.
+    ``agents``, when given, limits delivery to connections of those agent ids;
+    ``skip_agents`` leaves those out. Events raised in one transaction leave
+    together, in order, as one message; a rollback drops them with the
+    transaction's other on-commit work.
     """
     item = {
         "topics": list(topics),
         "agents": None if agents is None else list(agents),
         "event": event,
     }
+    if skip_agents:
+        item["skip_agents"] = list(skip_agents)
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         _send([item])

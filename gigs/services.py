@@ -133,6 +133,7 @@ def gig_update(*, gig: Gig, actor, skills=None, request=None, **fields: Any) -> 
             changes=changes,
             request=request,
         )
+        live.pool_scope_changed(gig.brand_id)
     return gig
 
 
@@ -170,6 +171,7 @@ def gig_set_status(*, gig: Gig, status: str, actor, request=None) -> Gig:
         changes={"status": [old, status]},
         request=request,
     )
+    live.pool_scope_changed(gig.brand_id)
     return gig
 
 

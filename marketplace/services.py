@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils.text import slugify
 from django_countries import countries
 
+from gigs import live
 from marketplace.errors import PermissionDenied, ValidationFailed
 from marketplace.languages import LANGUAGE_NAMES, CEFRLevel
 from marketplace.models import (
@@ -278,4 +279,6 @@ def agent_profile_update(
         )
         for slot in sorted(availability, key=lambda s: (s.weekday, s.starts_at))
     )
+    # Languages and skills decide which offers the agent's open pages show.
+    live.agent_scope_changed(user.pk)
     return profile

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "brands",
     "gigs",
     "payouts",
+    "stripe_sandbox",
     "frontend",
 ]
 
@@ -339,6 +340,14 @@ GIGDESK_API_KEY_TOUCH_SECONDS = 60  # how stale "last used" may be before we wri
 GIGDESK_INVITATION_DAYS = 14
 GIGDESK_CSV_MAX_BYTES = env_int("GIGDESK_CSV_MAX_BYTES", 5 * 1024 * 1024)
 GIGDESK_CSV_MAX_ROWS = env_int("GIGDESK_CSV_MAX_ROWS", 20000)
+
+# --- Stripe -----------------------------------------------------------------
+# No secret key: the stripe SDK talks to the local sandbox
+# (python manage.py stripe_sandbox) instead of Stripe; see payouts/stripe_api.py.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")  # empty: the sandbox's dev secret
+STRIPE_SANDBOX_URL = env_str("STRIPE_SANDBOX_URL", "http://127.0.0.1:12111").rstrip("/")
+STRIPE_SANDBOX_WEBHOOK_URL = env_str("STRIPE_SANDBOX_WEBHOOK_URL", SITE_URL + "/stripe/webhooks/")
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,8 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from payouts.views import stripe_webhook
+
 
 def healthz(request):
     return JsonResponse({"status": "ok"})
@@ -19,5 +21,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include((api_v1, "api"))),
     path("healthz", healthz, name="healthz"),
+    path("stripe/webhooks/", stripe_webhook, name="stripe_webhook"),
     path("", include("frontend.urls")),
 ]

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from payouts.models import Entry, LedgerAccount, Posting
+from payouts.models import Entry, LedgerAccount, Posting, StripeEvent, TopUp
 
 
 class ReadOnlyMixin:
@@ -48,3 +48,23 @@ class EntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ["posting", "account__brand", "account__agent"]
     raw_id_fields = ["posting", "account"]
     show_full_result_count = False
+
+
+# --- Funding and Stripe events: written by payouts.funding and payouts.stripe_events ---
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["event_id", "type", "account", "status", "attempts", "received_at"]
+    list_filter = ["status", "type", "livemode"]
+    search_fields = ["event_id", "account"]
+    show_full_result_count = False
+
+
+@admin.register(TopUp)
+class TopUpAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["id", "brand", "amount_minor", "currency", "status", "created_at", "paid_at"]
+    list_filter = ["status", "currency"]
+    search_fields = ["brand__name", "checkout_session_id", "created_by__email"]
+    list_select_related = ["brand"]
+    raw_id_fields = ["brand", "created_by", "posting"]

@@ -26,10 +26,11 @@ Postings and entries are immutable: a mistake is corrected by a new posting
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models.functions import Length, Upper
 
-from gigs.models import currency_validator
+from gigs.models import BrandScopedQuerySet, currency_validator
 
 IMMUTABLE = "Ledger postings and entries are immutable: post a correction instead."
 
@@ -221,3 +222,218 @@ class Entry(ImmutableModel):
 
     def __str__(self) -> str:
         return f"{self.amount_minor:+d} {self.currency} on account #{self.account_id}"
+
+
+# --- What brands pay and agents earn ---------------------------------------------------
+
+# The platform's share on top of what the agent earns, in basis points
+# (2,000 = 20 %), and how long an earning stays pending before it can be paid
+# out (time for the brand's QA and disputes), unless staff set a brand's own.
+DEFAULT_PLATFORM_FEE_BPS = 2000
+DEFAULT_HOLD_DAYS = 7
+
+
+class BrandTerms(models.Model):
+    """A brand's money terms, set by platform staff: the platform fee and the hold.
+
+    A brand without a row has the defaults; ``payouts.selectors.brand_terms``
+    reads them either way.
+    """
+
+    brand = models.OneToOneField(
+        "brands.Brand", on_delete=models.CASCADE, related_name="money_terms"
+    )
+    platform_fee_bps = models.PositiveIntegerField(
+        default=DEFAULT_PLATFORM_FEE_BPS,
+        validators=[MaxValueValidator(10_000)],
+        help_text="The platform fee in basis points of the agent's earning (2000 = 20 %).",
+    )
+    hold_days = models.PositiveIntegerField(
+        default=DEFAULT_HOLD_DAYS,
+        validators=[MaxValueValidator(90)],
+        help_text="Days an earning stays pending before it can be paid out.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.brand}: fee {self.platform_fee_bps / 100:g} %, hold {self.hold_days} days"
+
+
+class EarningStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    AVAILABLE = "available", "Available"
+    CLAWED_BACK = "clawed_back", "Clawed back"
+
+
+class Earning(models.Model):
+    """What one finished work record earned its agent, posted to the ledger once.
+
+    One row per work record (the database refuses a second), with the terms
+    it was priced on. The money itself is in the postings: ``posting`` moved
+    it from the brand to the agent's pending balance and the platform's
+    revenue; ``released_posting`` from pending to available when the hold
+    ended; ``clawback_posting`` took it back.
+    """
+
+    work_record = models.OneToOneField(
+        "gigs.WorkRecord", on_delete=models.PROTECT, related_name="earning"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings"
+    )
+    brand = models.ForeignKey("brands.Brand", on_delete=models.PROTECT, related_name="earnings")
+    gig = models.ForeignKey("gigs.Gig", on_delete=models.PROTECT, related_name="earnings")
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    # Copied from the work record: what the line on a statement shows.
+    pay_model = models.CharField(max_length=20)
+    billable_seconds = models.PositiveIntegerField()
+    rate_minor = models.PositiveIntegerField()
+    amount_minor = models.BigIntegerField(help_text="The agent's earning.")
+    fee_minor = models.BigIntegerField(help_text="The platform fee the brand pays on top.")
+    fee_bps = models.PositiveIntegerField()
+    earned_at = models.DateTimeField()
+    available_at = models.DateTimeField(help_text="When the hold ends.")
+    status = models.CharField(
+        max_length=20, choices=EarningStatus.choices, default=EarningStatus.PENDING
+    )
+    posting = models.OneToOneField(Posting, on_delete=models.PROTECT, related_name="+")
+    released_posting = models.OneToOneField(
+        Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    clawback_posting = models.OneToOneField(
+        Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    clawback_reason = models.TextField(blank=True)
+    clawed_back_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    clawed_back_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-earned_at", "-id"]
+        indexes = [
+            models.Index(fields=["agent", "-earned_at"], name="earning_agent_recent"),
+            # The hold release: pending earnings whose hold has ended.
+            models.Index(
+                fields=["available_at"],
+                condition=models.Q(status="pending"),
+                name="earning_hold_due",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_minor__gt=0, fee_minor__gte=0),
+                name="earning_amounts_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Earning #{self.pk}: {self.amount_minor} {self.currency} for {self.agent}"
+
+
+# --- Funding and Stripe events -------------------------------------------------------
+
+
+class StripeEventStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored"
+    FAILED = "failed", "Failed"
+
+
+class StripeEvent(models.Model):
+    """One event Stripe sent to our webhook endpoint, stored once by its id.
+
+    The endpoint stores the verified event and answers at once; a background
+    job processes it (``payouts.stripe_events``). The unique ``event_id`` is
+    what makes a redelivered event change nothing: Stripe delivers at least
+    once, and in no particular order.
+    """
+
+    event_id = models.CharField(max_length=255, unique=True, help_text="Stripe's evt_… id.")
+    type = models.CharField(max_length=100)
+    # The connected account a Connect event is about (acct_…); blank for the platform's own.
+    account = models.CharField(max_length=255, blank=True)
+    livemode = models.BooleanField(default=False)
+    payload = models.JSONField(help_text="The event exactly as Stripe sent it.")
+    stripe_created_at = models.DateTimeField(help_text="When the event happened at Stripe.")
+    received_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(
+        max_length=20, choices=StripeEventStatus.choices, default=StripeEventStatus.RECEIVED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The sweep: events still waiting for their job.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(status="received"),
+                name="stripeevent_waiting",
+            ),
+            models.Index(fields=["type", "-id"], name="stripeevent_type_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type} ({self.status})"
+
+
+class TopUpStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PAID = "paid", "Paid"
+    CANCELED = "canceled", "Canceled"
+    EXPIRED = "expired", "Expired"
+
+
+class TopUp(models.Model):
+    """A brand admin's payment into the brand balance through Stripe Checkout.
+
+    It starts pending with its Checkout Session; only the verified
+    ``checkout.session.completed`` webhook marks it paid, together with the
+    ledger posting that credits the brand (``posting``). Returning from
+    Checkout proves nothing: anyone can open the success URL.
+    """
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.PROTECT, related_name="top_ups")
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    amount_minor = models.BigIntegerField()
+    status = models.CharField(
+        max_length=20, choices=TopUpStatus.choices, default=TopUpStatus.PENDING
+    )
+    # Null until Stripe answers; unique so that one session can credit one top-up only.
+    checkout_session_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    posting = models.OneToOneField(
+        Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = BrandScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["brand", "-id"], name="topup_brand_recent")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_minor__gt=0), name="topup_amount_positive"
+            ),
+            # Paid means credited: a paid top-up without its posting would be money lost.
+            models.CheckConstraint(
+                condition=~models.Q(status="paid")
+                | models.Q(posting__isnull=False, paid_at__isnull=False),
+                name="topup_paid_has_posting",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Top-up #{self.pk}: {self.amount_minor} {self.currency} ({self.status})"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import BigIntegerField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from payouts.models import Entry, LedgerAccount, Posting
+from payouts.models import Earning, Entry, LedgerAccount, Posting, Purpose
 
 
 def account_balance_from_entries(account: LedgerAccount) -> int:
@@ -88,3 +88,69 @@ def postings_for_account(account: LedgerAccount) -> QuerySet[Posting]:
     return Posting.objects.filter(
         pk__in=Entry.objects.filter(account=account).values("posting_id")
     ).order_by("-id")
+
+
+# --- An agent's earnings ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentBalances:
+    """One currency of an agent's money, in minor units."""
+
+    currency: str
+    pending: int
+    available: int
+    in_transit: int
+    paid: int
+
+
+# Pay runs post this kind when Stripe confirms a transfer: the money left the
+# agent's in-transit balance for their own Stripe account.
+PAYOUT_PAID_KIND = "payout.paid"
+
+
+def agent_balances(agent) -> list[AgentBalances]:
+    """The agent's pending, available, in-transit and paid money, per currency.
+
+    Pending, available and in transit are the cached balances of their
+    ledger accounts; paid is what ``payout.paid`` postings moved out of in
+    transit. Two queries.
+    """
+    balances: dict[str, dict[str, int]] = {}
+    for purpose, currency, amount in LedgerAccount.objects.filter(agent=agent).values_list(
+        "purpose", "currency", "balance_minor"
+    ):
+        balances.setdefault(currency, {})[purpose] = amount
+    paid = dict(
+        Entry.objects.filter(
+            account__agent=agent,
+            account__purpose=Purpose.AGENT_IN_TRANSIT,
+            posting__kind=PAYOUT_PAID_KIND,
+        )
+        .values("currency")
+        .annotate(total=Sum("amount_minor"))
+        .values_list("currency", "total")
+    )
+    return [
+        AgentBalances(
+            currency=currency,
+            pending=amounts.get(Purpose.AGENT_PENDING, 0),
+            available=amounts.get(Purpose.AGENT_AVAILABLE, 0),
+            in_transit=amounts.get(Purpose.AGENT_IN_TRANSIT, 0),
+            # Leaving in transit is a debit (negative); paid reads positive.
+            paid=-(paid.get(currency) or 0),
+        )
+        for currency, amounts in sorted(balances.items())
+    ]
+
+
+def agent_earnings(agent, *, status: str | None = None, brand_id: int | None = None):
+    """The agent's earnings, newest first, with what a statement line shows."""
+    earnings = Earning.objects.filter(agent=agent).select_related(
+        "brand", "gig", "work_record__task"
+    )
+    if status:
+        earnings = earnings.filter(status=status)
+    if brand_id:
+        earnings = earnings.filter(brand_id=brand_id)
+    return earnings.order_by("-earned_at", "-id")

@@ -19,6 +19,8 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
 
+from brands.models import PoolMembership
+from brands.pool_services import pool_decide
 from gigs import hub as hub_module
 from gigs import live
 from gigs.dispatch import task_claim, task_offer, task_release
@@ -32,11 +34,12 @@ from gigs.models import (
     TaskReservation,
     TaskStatus,
 )
-from gigs.services import TaskInput, task_create
+from gigs.services import TaskInput, gig_update, task_create
 from gigs.work import agent_note, agent_reply, customer_link_token
 from marketplace.asgi import application
 from tests.gigs.factories import GigFactory, MessageFactory, TaskFactory
 from tests.gigs.test_eligibility import make_agent
+from tests.marketplace.factories import SkillFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -211,6 +214,66 @@ async def test_a_new_task_is_offered_live_to_eligible_agents_only(brand, gig, ot
     assert await outsider_socket.receive_nothing(timeout=0.1)
     for s in (socket, german_socket, outsider_socket):
         await s.disconnect()
+
+
+async def _offered(socket, task_id, timeout=0.5) -> bool:
+    """Whether an offer of ``task_id`` reaches ``socket`` within ``timeout``
+    (waiting with ``receive_nothing``: a timed-out receive would end the app)."""
+    events = await drain(socket, timeout=timeout)
+    return any(e["type"] == "offer" and e["task"]["id"] == task_id for e in events)
+
+
+async def test_an_agent_blocked_from_the_pool_is_offered_nothing_more(brand, gig, brand_admin):
+    agent = await new_agent(brand)
+    socket, _ = await open_agent_socket(agent)
+    membership = await db(PoolMembership.objects.get)(brand=brand, agent=agent)
+    await db(pool_decide)(
+        membership=membership, actor=brand_admin, decision="block", reason="No-shows"
+    )
+    await next_of_type(socket, "snapshot")  # the pool's change resyncs the agent's page
+
+    task = await new_task(gig=gig)
+    await db(task_offer)(task)
+    assert not await _offered(socket, task.pk, timeout=0.5)
+    await socket.disconnect()
+
+
+async def test_an_agent_at_the_hold_limit_is_offered_no_more_of_that_gig(brand):
+    gig = await new_gig(brand=brand, max_tasks_per_agent=1)
+    other_gig = await new_gig(brand=brand)
+    agent = await new_agent(brand)
+    first = await new_task(gig=gig)
+    socket, _ = await open_agent_socket(agent)
+    await socket.send_json_to({"type": "claim", "task_id": first.pk})
+    await next_of_type(socket, "claim.result")
+    await asyncio.sleep(0.3)  # the scope is read again after the answer
+
+    same_gig, elsewhere = await new_task(gig=gig), await new_task(gig=other_gig)
+    await db(task_offer)(same_gig)
+    await db(task_offer)(elsewhere)
+    offered = {e["task"]["id"] for e in await drain(socket, timeout=0.5) if e["type"] == "offer"}
+    assert offered == {elsewhere.pk}
+    # Releasing makes room again at once: the release's own re-offer is shown.
+    await db(task_release)(agent=agent, task_id=first.pk)
+    assert await _offered(socket, first.pk)
+    await db(task_offer)(same_gig)
+    assert await _offered(socket, same_gig.pk)
+    await socket.disconnect()
+
+
+async def test_a_gig_that_starts_requiring_a_skill_stops_offering_to_agents_without_it(
+    brand, gig, brand_admin
+):
+    agent = await new_agent(brand)
+    socket, _ = await open_agent_socket(agent)
+    skill = await db(SkillFactory)()
+    await db(gig_update)(gig=gig, actor=brand_admin, skills=[skill])
+    await asyncio.sleep(0.3)  # the pool's connections read their scope again
+
+    task = await new_task(gig=gig)
+    await db(task_offer)(task)
+    assert not await _offered(socket, task.pk, timeout=0.5)
+    await socket.disconnect()
 
 
 async def test_when_one_agent_claims_the_other_sees_the_offer_withdrawn_within_a_second(brand, gig):

@@ -5,11 +5,13 @@ from django.utils import timezone
 
 from brands.models import PoolMembership, PoolStatus
 from gigs.eligibility import (
+    OfferScope,
     agent_is_eligible_for_task,
     eligible_agents_for_gig,
+    offer_scope_for_agent,
     offerable_tasks_for_agent,
 )
-from gigs.models import AgentPresence, GigStatus, PresenceStatus, TaskStatus
+from gigs.models import AgentPresence, DispatchMode, GigStatus, PresenceStatus, TaskStatus
 from marketplace.languages import CEFRLevel
 from tests.gigs.factories import GigFactory, TaskFactory
 from tests.marketplace.factories import AgentLanguageFactory, AgentProfileFactory, SkillFactory
@@ -189,3 +191,36 @@ def test_agent_is_not_eligible_for_a_resolved_task(skilled_gig, brand, skill):
     agent = make_agent(brand, skills=[skill])
     task = TaskFactory(gig=skilled_gig, status=TaskStatus.RESOLVED)
     assert not agent_is_eligible_for_task(agent, task)
+
+
+# --- The offer scope a live connection keeps ------------------------------------------
+
+
+def test_offer_scope_names_the_gigs_and_languages_the_agent_may_be_offered(brand, skill):
+    gig = GigFactory(brand=brand, language="en", min_language_level=CEFRLevel.B2)
+    agent = make_agent(brand, skills=[skill])
+    AgentLanguageFactory(profile=agent.agent_profile, language="fr", level="A2")
+    scope = offer_scope_for_agent(agent)
+    assert scope.allows(gig.pk, "en")
+    # French below the gig's B2: a French task of the same gig is not offered.
+    assert not scope.allows(gig.pk, "fr")
+
+
+def test_offer_scope_leaves_out_gigs_whose_rules_fail(skilled_gig, brand, other_brand, skill):
+    assert not offer_scope_for_agent(make_agent(brand)).allows(skilled_gig.pk, "en")  # no skill
+    assert not offer_scope_for_agent(make_agent(other_brand, skills=[skill])).allows(
+        skilled_gig.pk, "en"
+    )
+    paused = make_agent(brand, skills=[skill], presence=PresenceStatus.PAUSED)
+    assert offer_scope_for_agent(paused) == OfferScope()
+    directed = GigFactory(brand=brand, dispatch_mode=DispatchMode.DIRECTED)
+    assert not offer_scope_for_agent(make_agent(brand)).allows(directed.pk, "en")
+
+
+def test_offer_scope_marks_a_gig_at_the_hold_limit_and_can_make_room(skilled_gig, brand, skill):
+    agent = make_agent(brand, skills=[skill])
+    TaskFactory.create_batch(2, gig=skilled_gig, holder=agent, status=TaskStatus.CLAIMED)
+    scope = offer_scope_for_agent(agent)
+    assert skilled_gig.pk in scope.full_gigs
+    assert not scope.allows(skilled_gig.pk, "en")
+    assert scope.with_room_in(skilled_gig.pk).allows(skilled_gig.pk, "en")

@@ -6,7 +6,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from gigs import live
-from gigs.dispatch import task_claim, task_offer
+from gigs.dispatch import task_claim, task_offer, task_reject
 from tests.gigs.factories import GigFactory, TaskFactory
 from tests.gigs.test_eligibility import make_agent
 
@@ -63,18 +63,40 @@ def test_a_rolled_back_savepoint_drops_its_events(hub_channel):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_open_task_is_offered_to_eligible_agents_only(hub_channel, brand):
+def test_an_open_task_is_offered_to_its_brands_pool_without_reading_agents(
+    hub_channel, brand, django_assert_num_queries
+):
     layer, name = hub_channel
-    eligible = make_agent(brand)
-    make_agent(brand, language="de")
+    make_agent(brand)
     task = TaskFactory(gig=GigFactory(brand=brand))
     _received(layer, name)
-    task_offer(task)
+    # Who sees it is each connection's offer scope; the offer itself only asks
+    # who passed on this task before.
+    with django_assert_num_queries(1):
+        task_offer(task)
     [message] = _received(layer, name)
     [item] = message["items"]
     assert item["event"]["type"] == "offer"
     assert item["event"]["task"]["id"] == task.pk
-    assert (item["topics"], item["agents"]) == ([live.pool_topic(brand.pk)], [eligible.pk])
+    assert (item["event"]["task"]["gig"]["id"], item["event"]["task"]["language"]) == (
+        task.gig_id,
+        task.language,
+    )
+    assert (item["topics"], item["agents"]) == ([live.pool_topic(brand.pk)], None)
+    assert "skip_agents" not in item
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_offered_again_skips_the_agents_who_passed_on_it(hub_channel, brand):
+    layer, name = hub_channel
+    passer, other = make_agent(brand), make_agent(brand)
+    task = TaskFactory(gig=GigFactory(brand=brand))
+    task_reject(agent=passer, task_id=task.pk)
+    _received(layer, name)
+    task_offer(task)
+    [item] = [i for m in _received(layer, name) for i in m["items"]]
+    assert item["skip_agents"] == [passer.pk]
+    assert other.pk not in item["skip_agents"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -48,7 +48,13 @@ from marketplace.models import (
     Skill,
     User,
 )
+from payouts.earnings import earning_post, earnings_release_due
+from payouts.funding import TOPUP_POSTING_KIND, topup_currencies, topup_idempotency_key
+from payouts.models import Purpose, TopUp, TopUpStatus
+from payouts.services import ledger_account, posting_create
 
+# What each demo brand has paid in, per currency, before any work.
+DEMO_TOP_UP_MINOR = 2_000_00
 DEMO_PASSWORD = "gigdesk-demo"
 
 SKILLS = {
@@ -402,6 +408,8 @@ class Command(BaseCommand):
         else:
             with transaction.atomic():
                 counts = self.seed()
+            # Work older than its brand's hold has cleared, as the periodic job would have done.
+            earnings_release_due()
             self.stdout.write(
                 self.style.SUCCESS(
                     "Demo world ready: {brands} brands, {gigs} gigs, {agents} agents, "
@@ -490,6 +498,7 @@ class Command(BaseCommand):
                 gigs.append(gig)
                 workers = self.qualify(gig, gig_skills, pool)
                 new_tasks += self.tasks(brand, gig, workers, rng)
+            self.fund(brand, admin)
         return {
             "brands": len(BRANDS),
             "gigs": len(gigs),
@@ -739,7 +748,7 @@ class Command(BaseCommand):
             ended_at=closed_at,
             outcome=outcome,
         )
-        WorkRecord.objects.create(
+        record = WorkRecord.objects.create(
             session=session,
             agent=agent,
             task=task,
@@ -754,6 +763,42 @@ class Command(BaseCommand):
             rate_minor=gig.rate_minor,
             currency=gig.currency,
         )
+        # As dispatch does: the record's earning, posted to the ledger.
+        earning_post(work_record=record)
+
+    def fund(self, brand: Brand, admin: User) -> None:
+        """A paid top-up per currency the brand's gigs use, as Stripe Checkout leaves
+        one (the sandbox is not running while the demo is seeded)."""
+        for currency in topup_currencies(brand=brand):
+            if TopUp.objects.filter(brand=brand, currency=currency).exists():
+                continue
+            top_up = TopUp.objects.create(
+                brand=brand,
+                currency=currency,
+                amount_minor=DEMO_TOP_UP_MINOR,
+                created_by=admin,
+            )
+            top_up.posting = posting_create(
+                idempotency_key=topup_idempotency_key(top_up),
+                kind=TOPUP_POSTING_KIND,
+                lines=[
+                    (
+                        ledger_account(
+                            purpose=Purpose.BRAND_BALANCE, currency=currency, brand=brand
+                        ),
+                        DEMO_TOP_UP_MINOR,
+                    ),
+                    (
+                        ledger_account(purpose=Purpose.STRIPE_CLEARING, currency=currency),
+                        -DEMO_TOP_UP_MINOR,
+                    ),
+                ],
+                memo=f"Top-up #{top_up.pk} (demo)",
+                reference="demo",
+            )
+            top_up.status = TopUpStatus.PAID
+            top_up.paid_at = timezone.now() - timedelta(days=30)
+            top_up.save(update_fields=["posting", "status", "paid_at"])
 
     def print_logins(self) -> None:
         lines = [
