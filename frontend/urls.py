@@ -203,3 +203,23 @@ urlpatterns += [
         name="topup_cancel",
     ),
 ]
+
+# Agent payouts: Stripe Connect Express onboarding and the Express dashboard
+from frontend.views import payout_account  # noqa: E402
+
+urlpatterns += [
+    path("agent/payouts/setup/", payout_account.payout_account_setup, name="payout_account_setup"),
+    path(
+        "agent/payouts/return/", payout_account.payout_account_return, name="payout_account_return"
+    ),
+    path(
+        "agent/payouts/refresh/",
+        payout_account.payout_account_refresh,
+        name="payout_account_refresh",
+    ),
+    path(
+        "agent/payouts/dashboard/",
+        payout_account.payout_account_dashboard,
+        name="payout_account_dashboard",
+    ),
+]

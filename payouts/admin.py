@@ -2,7 +2,16 @@
 
 from django.contrib import admin
 
-from payouts.models import Entry, LedgerAccount, Posting, StripeEvent, TopUp
+from payouts.models import (
+    BrandTerms,
+    Earning,
+    Entry,
+    LedgerAccount,
+    PayoutAccount,
+    Posting,
+    StripeEvent,
+    TopUp,
+)
 
 
 class ReadOnlyMixin:
@@ -68,3 +77,34 @@ class TopUpAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ["brand__name", "checkout_session_id", "created_by__email"]
     list_select_related = ["brand"]
     raw_id_fields = ["brand", "created_by", "posting"]
+
+
+@admin.register(BrandTerms)
+class BrandTermsAdmin(admin.ModelAdmin):
+    """The one money form in the admin: staff set a brand's fee and hold.
+    New work is priced on the terms of its day; posted earnings keep theirs."""
+
+    list_display = ["brand", "platform_fee_bps", "hold_days", "updated_at"]
+    search_fields = ["brand__name"]
+    autocomplete_fields = ["brand"]
+
+
+@admin.register(Earning)
+class EarningAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["id", "agent", "brand", "amount_minor", "fee_minor", "currency", "status"]
+    list_filter = ["status", "currency", "pay_model"]
+    search_fields = ["agent__email", "brand__name"]
+    list_select_related = ["agent", "brand"]
+
+
+@admin.register(PayoutAccount)
+class PayoutAccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = [
+        "agent",
+        "stripe_account_id",
+        "payouts_enabled",
+        "details_submitted",
+        "synced_at",
+    ]
+    search_fields = ["agent__email", "stripe_account_id"]
+    list_select_related = ["agent"]

@@ -437,3 +437,53 @@ class TopUp(models.Model):
 
     def __str__(self) -> str:
         return f"Top-up #{self.pk}: {self.amount_minor} {self.currency} ({self.status})"
+
+
+# --- Payout accounts -------------------------------------------------------------------
+
+
+class PayoutAccount(models.Model):
+    """An agent's Stripe Connect Express account: where pay runs send the agent's money.
+
+    Created on the agent's first "Set up payouts" (``payouts.connect``); the
+    onboarding itself happens on Stripe's hosted pages. The status fields
+    copy what Stripe last said about the account (the return page re-reads
+    it, ``account.updated`` webhooks push it), as of ``synced_at``: data
+    older than that is dropped, so a late or out-of-order event never rolls
+    the status back.
+    """
+
+    agent = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_account"
+    )
+    stripe_account_id = models.CharField(
+        max_length=255, unique=True, help_text="Stripe's acct_… id."
+    )
+    # Stripe fixes an account's country when it is created; it decides the payout currency.
+    country = models.CharField(max_length=2, blank=True)
+    details_submitted = models.BooleanField(default=False)
+    charges_enabled = models.BooleanField(default=False)
+    payouts_enabled = models.BooleanField(
+        default=False, help_text="Stripe pays this account out: pay runs may include the agent."
+    )
+    requirements_due = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What Stripe still needs (requirements currently due and past due).",
+    )
+    disabled_reason = models.CharField(max_length=255, blank=True)
+    synced_at = models.DateTimeField(
+        help_text="When Stripe's data above was current, in Stripe's whole seconds."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_account_id} for {self.agent}"
+
+    @property
+    def in_review(self) -> bool:
+        """Every detail is in and nothing is due, yet payouts are off: Stripe is still checking."""
+        return self.details_submitted and not self.requirements_due and not self.payouts_enabled

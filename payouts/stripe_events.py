@@ -48,6 +48,7 @@ STRIPE_EVENT_HANDLERS: dict[str, str] = {
     "checkout.session.completed": "payouts.funding.checkout_session_completed",
     "checkout.session.async_payment_succeeded": "payouts.funding.checkout_session_completed",
     "checkout.session.expired": "payouts.funding.checkout_session_expired",
+    "account.updated": "payouts.connect.account_updated",
 }
 
 # Finished for good: a job or a redelivery finds nothing left to do.

@@ -35,7 +35,12 @@ BADGE_BY_TOP_UP_STATUS = {
 }
 ACCOUNT_LABELS = {Purpose.BRAND_BALANCE: "Available", Purpose.BRAND_RESERVED: "Reserved"}
 # Posting kinds a brand sees on its statement; later money slices add theirs.
-POSTING_KIND_LABELS = {funding.TOPUP_POSTING_KIND: "Top-up"}
+POSTING_KIND_LABELS = {
+    funding.TOPUP_POSTING_KIND: "Top-up",
+    "work.earning": "Work paid",
+    "earning.clawback": "Clawback refund",
+    "reversal": "Reversal",
+}
 # How often the "being confirmed" notice asks whether Stripe's webhook has landed.
 CONFIRMATION_POLL_SECONDS = 2
 

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from frontend.forms.gigs import major_units, money_format
 from frontend.views.access import forbidden
+from frontend.views.payout_account import payouts_panel
 from gigs.models import PayModel
 from payouts.earnings import earnings_release_due
 from payouts.models import Earning, EarningStatus
@@ -104,6 +105,7 @@ def agent_earnings_page(request: HttpRequest) -> HttpResponse:
             "brands": list(brands),
             "statuses": EarningStatus.choices,
             "filters": filters,
+            "payouts_panel": payouts_panel(agent=agent),
         },
     )
 

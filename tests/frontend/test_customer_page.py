@@ -146,9 +146,14 @@ def test_a_cancelled_tasks_link_is_404(client, task):
 
 
 def test_reply_adds_a_customer_message(client, task):
-    response = client.post(page_url(task, "customer_reply"), {"body": "Any update?"})
+    token = customer_link_token(task)
+    reply_url = reverse("frontend:customer_reply", args=[token])
+    response = client.post(reply_url, {"body": "Any update?"})
     assert response.status_code == 302
-    assert response["Location"] == page_url(task) + "#messages"
+    # Back to the page of the same link (a fresh token could carry another second).
+    assert response["Location"] == (
+        reverse("frontend:customer_conversation", args=[token]) + "#messages"
+    )
     latest = Message.objects.filter(task=task).last()
     assert (latest.kind, latest.body) == (MessageKind.CUSTOMER, "Any update?")
 

@@ -204,15 +204,12 @@ def test_a_duplicate_queues_no_second_job(
     assert queued == []
 
 
-def test_an_unknown_type_is_stored_and_ignored(sandbox, stripe_webhooks, deliver):
-    onboarded_account(stripe_client())  # account.updated: no handler yet
-    [webhook] = stripe_webhooks.wait_for("account.updated")
-
-    deliver(webhook.body, webhook.signature)
+def test_an_unknown_type_is_stored_and_ignored(deliver, signed_test_event):
+    deliver(*signed_test_event)  # customer.created: no handler
 
     stored = StripeEvent.objects.get()
     assert stored.status == StripeEventStatus.IGNORED
-    assert stored.last_error == "No handler for account.updated events."
+    assert stored.last_error == "No handler for customer.created events."
     assert stored.processed_at is not None
 
 

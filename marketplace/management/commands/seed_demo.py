@@ -797,7 +797,7 @@ class Command(BaseCommand):
                 reference="demo",
             )
             top_up.status = TopUpStatus.PAID
-            top_up.paid_at = timezone.now() - timedelta(days=30)
+            top_up.paid_at = timezone.now()
             top_up.save(update_fields=["posting", "status", "paid_at"])
 
     def print_logins(self) -> None:
