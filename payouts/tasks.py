@@ -5,6 +5,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from payouts.earnings import earnings_release_due
 from payouts.stripe_events import stripe_event_process, stripe_events_sweep
 
 # A failed handler is retried after 10 s, then three times longer each time:
@@ -30,3 +31,11 @@ def stripe_event_process_job(stripe_event_id: int) -> None:
 def stripe_events_sweep_job() -> None:
     # Every minute: events whose job was lost.
     stripe_events_sweep()
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def earnings_release_job() -> None:
+    # Every five minutes: earnings whose hold has ended become available.
+    # The earnings page also releases an agent's own when read, so this only
+    # keeps balances current for agents who are not looking (and pay runs).
+    earnings_release_due()

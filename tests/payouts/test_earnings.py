@@ -229,3 +229,13 @@ def test_the_release_command_can_move_the_clock_for_a_demo(brand, agent):
     assert Earning.objects.get().status == EarningStatus.AVAILABLE
     with pytest.raises(CommandError):
         call_command("earnings_release_holds", "--days-ahead", "-1")
+
+
+def test_the_periodic_job_releases_holds_that_have_ended(brand, agent):
+    from payouts.tasks import earnings_release_job
+
+    resolve(agent, TaskFactory(gig=GigFactory(brand=brand, rate_minor=250)))
+    Earning.objects.update(available_at=timezone.now() - timedelta(seconds=1))
+    earnings_release_job.call_local()
+    assert Earning.objects.get().status == EarningStatus.AVAILABLE
+    assert balance(Purpose.AGENT_AVAILABLE, agent=agent) == 250
