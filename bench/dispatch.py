@@ -220,6 +220,10 @@ def build_world() -> World:
     )
     claim_brand = brand_create(user=admin, name=CLAIM_BRAND)
     live_brand = brand_create(user=admin, name=LIVE_BRAND)
+    # Claims reserve their expected cost from the brand's balance: fund both
+    # brands far beyond every run (reset_claims keeps the reservations).
+    fund_brand(claim_brand)
+    fund_brand(live_brand)
     skills = Skill.objects.bulk_create(
         [Skill(slug=f"bench-skill-{n}", name=f"Bench skill {n}") for n in range(SKILL_COUNT)]
     )
@@ -347,6 +351,29 @@ def build_world() -> World:
         live_gig_ids=[g.pk for g in live_gigs],
         live_agent_ids=[u.pk for u in live],
         filtered_share=share,
+    )
+
+
+BENCH_FUNDS_MINOR = 10**13
+
+
+def fund_brand(brand, currency: str = "EUR", amount_minor: int = BENCH_FUNDS_MINOR) -> None:
+    """Credit ``brand``'s balance through a real posting, as a paid top-up does."""
+    from payouts.models import Purpose
+    from payouts.services import ledger_account, posting_create
+
+    posting_create(
+        idempotency_key=f"bench-funding:{brand.pk}:{currency}",
+        kind="bench.funding",
+        lines=[
+            (
+                ledger_account(purpose=Purpose.BRAND_BALANCE, currency=currency, brand=brand),
+                amount_minor,
+            ),
+            (ledger_account(purpose=Purpose.STRIPE_CLEARING, currency=currency), -amount_minor),
+        ],
+        memo="Benchmark funds",
+        reference="bench",
     )
 
 
@@ -492,8 +519,9 @@ def check_claims(world: World, claimed_ids: list[int]) -> dict[str, int]:
 class Statement:
     """One SQL statement of a claim, with its parameters as the replay rebuilds them.
 
-    Each parameter is ("const", value), ("agent",), ("task",) or ("time", offset
-    from the claim's own "now").
+    Each parameter is ("const", value), ("agent",), ("task",), ("key",) (the
+    reservation posting's idempotency key, unique per claim) or ("time",
+    offset from the claim's own "now").
     """
 
     sql: str
@@ -543,7 +571,11 @@ def capture_claim(world: World) -> Capture:
     for sql, params in recorded:
         shaped = []
         for value in params:
-            if isinstance(value, bool) or not isinstance(value, int | datetime):
+            if isinstance(value, str) and value.startswith("reservation:"):
+                # The reservation's posting key: unique per claim, or every
+                # replayed claim after the first would fail on it.
+                shaped.append(("key",))
+            elif isinstance(value, bool) or not isinstance(value, int | datetime):
                 shaped.append(("const", value))
             elif isinstance(value, datetime):
                 shaped.append(("time", value - reference))
@@ -553,9 +585,13 @@ def capture_claim(world: World) -> Capture:
                 shaped.append(("task",))
             else:
                 shaped.append(("const", value))
-        statements.append(Statement(sql=sql, params=shaped, picks_task="FOR UPDATE" in sql.upper()))
+        # The task is picked with SKIP LOCKED; the brand's balance and the
+        # ledger accounts are locked with plain FOR UPDATE.
+        statements.append(
+            Statement(sql=sql, params=shaped, picks_task="SKIP LOCKED" in sql.upper())
+        )
     if sum(statement.picks_task for statement in statements) != 1:
-        raise RuntimeError("Expected exactly one SELECT … FOR UPDATE in a claim.")
+        raise RuntimeError("Expected exactly one SELECT … FOR UPDATE SKIP LOCKED in a claim.")
     return Capture(
         statements=statements,
         logged=[query["sql"] for query in log.captured_queries],
@@ -620,7 +656,9 @@ def _plan_lines(plan: dict[str, Any], depth: int = 0) -> list[str]:
     return lines
 
 
-def _replay_params(shaped: list[tuple], agent_id: int, task_id: int | None, now: datetime):
+def _replay_params(
+    shaped: list[tuple], agent_id: int, task_id: int | None, now: datetime, key: str = ""
+):
     params = []
     for param in shaped:
         kind = param[0]
@@ -630,6 +668,8 @@ def _replay_params(shaped: list[tuple], agent_id: int, task_id: int | None, now:
             params.append(agent_id)
         elif kind == "task":
             params.append(task_id)
+        elif kind == "key":
+            params.append(key)
         else:
             params.append(now + param[1])
     return params
@@ -745,11 +785,17 @@ def _raw_claims(pipe, command: dict[str, Any]) -> dict[str, Any]:
     conn.commit()
     cursor = conn.cursor()
 
+    replayed = iter(range(1, 2**62))
+    pid = os.getpid()
+
     def claim(agent_id: int) -> int | None:
         now = datetime.now(UTC)
         task_id = None
+        key = f"bench-replay:{pid}:{next(replayed)}"
         for statement in statements:
-            cursor.execute(statement.sql, _replay_params(statement.params, agent_id, task_id, now))
+            cursor.execute(
+                statement.sql, _replay_params(statement.params, agent_id, task_id, now, key)
+            )
             if statement.picks_task:
                 row = cursor.fetchone()
                 if row is None:

@@ -196,6 +196,11 @@ def prepare_world() -> World:
             )
         gig_ids.append(gig.pk)
     *seed_gig_ids, intake_gig_id = gig_ids
+    # Tasks are offered live only while the brand's balance covers a claim
+    # (payouts.reservations): fund it, as a paid top-up would, once.
+    from bench.dispatch import fund_brand
+
+    fund_brand(brand)
 
     for old_key in ApiKey.objects.active().filter(brand=brand):
         api_key_revoke(api_key=old_key, actor=user)

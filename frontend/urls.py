@@ -223,3 +223,57 @@ urlpatterns += [
         name="payout_account_dashboard",
     ),
 ]
+
+# Staff console: earnings and clawbacks
+from frontend.views import staff_earnings  # noqa: E402
+
+urlpatterns += [
+    path("staff/earnings/", staff_earnings.staff_earning_list_page, name="staff_earning_list"),
+    path(
+        "staff/earnings/<int:earning_id>/",
+        staff_earnings.staff_earning_detail,
+        name="staff_earning_detail",
+    ),
+]
+
+# Staff console: pay runs, their lines, and reconciliation with Stripe
+from frontend.views import staff_payouts  # noqa: E402
+
+urlpatterns += [
+    path("staff/payouts/", staff_payouts.staff_payrun_list, name="staff_payrun_list"),
+    path(
+        "staff/payouts/reconciliation/",
+        staff_payouts.staff_payrun_reconciliation,
+        name="staff_payrun_reconciliation",
+    ),
+    path(
+        "staff/payouts/runs/<int:run_id>/",
+        staff_payouts.staff_payrun_detail,
+        name="staff_payrun_detail",
+    ),
+    path(
+        "staff/payouts/runs/<int:run_id>/approve/",
+        staff_payouts.staff_payrun_approve,
+        name="staff_payrun_approve",
+    ),
+    path(
+        "staff/payouts/runs/<int:run_id>/execute/",
+        staff_payouts.staff_payrun_execute,
+        name="staff_payrun_execute",
+    ),
+    path(
+        "staff/payouts/runs/<int:run_id>/cancel/",
+        staff_payouts.staff_payrun_cancel,
+        name="staff_payrun_cancel",
+    ),
+    path(
+        "staff/payouts/runs/<int:run_id>/lines/<int:line_id>/retry/",
+        staff_payouts.staff_payrun_line_retry,
+        name="staff_payrun_line_retry",
+    ),
+    path(
+        "staff/payouts/runs/<int:run_id>/lines/<int:line_id>/reverse/",
+        staff_payouts.staff_payrun_line_reverse,
+        name="staff_payrun_line_reverse",
+    ),
+]

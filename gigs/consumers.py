@@ -455,8 +455,9 @@ class AgentConsumer(LiveSocket):
         task_id = event.get("task_id")
         if kind == live.SCOPE_CHANGED:
             # Never shown to the client: the agent's own eligibility changed
-            # (their pool, profile or presence) and so may their pools: read
-            # everything again. For a gig's change, the pairs are enough.
+            # (their pool, profile or presence) and so may their pools, or a
+            # brand's balance hid or showed its queue: read everything again.
+            # For a gig's change, the pairs are enough.
             if event.get("resync"):
                 await self.send_snapshot(ref=None)
             else:

@@ -48,6 +48,12 @@ from marketplace.audit import audit_record
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from marketplace.models import User
 from payouts.earnings import earning_post
+from payouts.reservations import (
+    BrandCannotCover,
+    gig_can_cover,
+    reservation_check,
+    reservation_post,
+)
 
 # Directed dispatch sets an agent "away" after this many reservations in a row
 # lapse unanswered, so that tasks stop waiting on someone who has walked off.
@@ -111,7 +117,7 @@ def session_billable_ms(session: WorkSession, at: datetime) -> int:
     return min(session.closed_ms + open_ms, session.max_billable_seconds * 1000)
 
 
-def _session_open(task: Task, agent: User, now: datetime) -> WorkSession:
+def _session_open(task: Task, agent: User, now: datetime, reserved_minor: int) -> WorkSession:
     gig = task.gig
     return WorkSession.objects.create(
         task=task,
@@ -127,6 +133,7 @@ def _session_open(task: Task, agent: User, now: datetime) -> WorkSession:
         started_at=now,
         active_since=now,
         last_heartbeat_at=now,
+        reserved_minor=reserved_minor,
     )
 
 
@@ -265,6 +272,10 @@ def _refusal(agent: User, task: Task, now: datetime) -> Exception:
     failed = failed_rules(agent, task)
     if failed:
         rule = failed[0]
+        if rule.code == BrandCannotCover.code:
+            return BrandCannotCover(rule.refusal)
+        if rule.code:
+            return Conflict(rule.refusal, code=rule.code)
         if rule.is_capacity:
             return Conflict(rule.refusal, code="at_limit")
         return PermissionDenied(rule.refusal, code="not_eligible")
@@ -272,13 +283,18 @@ def _refusal(agent: User, task: Task, now: datetime) -> Exception:
 
 
 def _take(agent: User, candidates, now: datetime) -> Task | None:
-    """Lock the first candidate nobody else is claiming, and make the agent its holder.
+    """Lock the first candidate nobody else is claiming, reserve its expected
+    cost from the brand's balance, and make the agent its holder.
 
     On PostgreSQL the candidate row is locked with ``FOR UPDATE SKIP LOCKED``,
     so concurrent claimers never queue behind each other; the conditional
     UPDATE that follows is then certain to match. On SQLite the write
     transaction is already exclusive and the UPDATE's own condition decides.
     Must run inside the transaction that holds the agent's presence lock.
+
+    Raises ``BrandCannotCover`` before writing anything when the brand's
+    balance cannot pay for the claim (``payouts.reservations``): the caller
+    may go on to another gig in the same transaction.
     """
     task = (
         candidates.select_related("gig", "brand")
@@ -287,6 +303,9 @@ def _take(agent: User, candidates, now: datetime) -> Task | None:
     )
     if task is None:
         return None
+    # Locks the brand's balance row until commit: claims on one brand queue
+    # here, so that none spends what another has already reserved.
+    hold = reservation_check(gig=task.gig)
     lease_expires_at = now + timedelta(seconds=task.gig.lease_seconds)
     taken = Task.objects.filter(
         pk=task.pk, status__in=CLAIMABLE_STATUSES, holder__isnull=True
@@ -309,7 +328,8 @@ def _take(agent: User, candidates, now: datetime) -> Task | None:
     task.reserved_for = None
     task.reservation_expires_at = None
     task.updated_at = now
-    _session_open(task, agent, now)
+    session = _session_open(task, agent, now, reserved_minor=hold.amount_minor)
+    reservation_post(hold=hold, session=session)
     if was_reserved:
         TaskReservation.objects.filter(
             task=task, agent=agent, outcome=ReservationOutcome.PENDING
@@ -386,19 +406,43 @@ def task_claim_next(*, agent: User, gig_id: int | None = None) -> Task | None:
         open_gigs = gigs_open_to_agent(agent)
         if gig_id is not None:
             open_gigs = open_gigs.filter(pk=gig_id)
-        gigs_by_mode: dict[str, list[int]] = {DispatchMode.OPEN: [], DispatchMode.DIRECTED: []}
-        for pk, mode in open_gigs.values_list("pk", "dispatch_mode"):
-            gigs_by_mode[mode].append(pk)
-        task = None
-        if gigs_by_mode[DispatchMode.DIRECTED]:
-            reserved = reserved_tasks_for_agent(agent, gig_ids=gigs_by_mode[DispatchMode.DIRECTED])
-            task = _take(agent, reserved, now)
-        if task is None and gigs_by_mode[DispatchMode.OPEN]:
-            queue = offerable_tasks_for_agent(agent, gig_ids=gigs_by_mode[DispatchMode.OPEN])
-            task = _take(agent, queue, now)
-        if task is not None:
-            _after_claim(agent, task)
-        return task
+        # gig id -> (mode, brand, currency): a brand that cannot cover a claim
+        # cannot cover any other in that currency either.
+        gigs = {
+            pk: (mode, brand_id, currency)
+            for pk, mode, brand_id, currency in open_gigs.values_list(
+                "pk", "dispatch_mode", "brand_id", "currency"
+            )
+        }
+        while gigs:
+            try:
+                task = _take_next(agent, gigs, now)
+            except BrandCannotCover as refused:
+                # The balance ran short since the gigs were read (another
+                # claim reserved the rest): nothing was written, so go on
+                # with the gigs of other brands or currencies.
+                gigs = {
+                    pk: value
+                    for pk, value in gigs.items()
+                    if pk != refused.gig_id and value[1:] != (refused.brand_id, refused.currency)
+                }
+                continue
+            if task is not None:
+                _after_claim(agent, task)
+            return task
+        return None
+
+
+def _take_next(agent: User, gigs: dict[int, tuple[str, int, str]], now: datetime) -> Task | None:
+    """``_take`` on the agent's reservations in the directed gigs, then the open queue."""
+    directed = [pk for pk, (mode, _, _) in gigs.items() if mode == DispatchMode.DIRECTED]
+    open_ = [pk for pk, (mode, _, _) in gigs.items() if mode == DispatchMode.OPEN]
+    task = None
+    if directed:
+        task = _take(agent, reserved_tasks_for_agent(agent, gig_ids=directed), now)
+    if task is None and open_:
+        task = _take(agent, offerable_tasks_for_agent(agent, gig_ids=open_), now)
+    return task
 
 
 # --- Offers and reservations ------------------------------------------------------------
@@ -418,6 +462,10 @@ def task_offer(task: Task) -> None:
         return
     if gig.dispatch_mode == DispatchMode.DIRECTED:
         _reserve_next(task, timezone.now())
+        return
+    if not gig_can_cover(gig):
+        # Waits in the queue, unseen, until the brand's balance covers a
+        # claim again; that change re-reads every connected agent's queue.
         return
     # Who may see it is decided by each agent's connection (its offer scope:
     # ``gigs.eligibility.offer_scope_for_agent``), so that creating a task
@@ -448,6 +496,8 @@ def tasks_offer(tasks: list[Task]) -> None:
                 if _reserve_next(task, now) is None:
                     break  # nobody free for this gig and language; they wait in the queue
             continue
+        if not gig_can_cover(first.gig):
+            continue  # offered once the brand's balance covers a claim again
         for task in group:
             # New tasks: nobody has passed on them yet.
             live.publish(

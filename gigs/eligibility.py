@@ -50,6 +50,7 @@ from gigs.models import (
     TaskStatus,
 )
 from marketplace.models import AccountType, AgentLanguage, AgentProfile, User
+from payouts.reservations import BRAND_CANNOT_COVER, BrandCannotCover, brand_can_cover
 
 # Task states an agent may claim from: waiting in the queue, or reserved for
 # someone by a directed offer.
@@ -140,6 +141,12 @@ def _under_hold_limit(m: Match):
     return LessThan(held_count(m), m.max_tasks)
 
 
+def _brand_can_cover(m: Match):
+    # The brand's balance in the gig's currency covers one more claim of it
+    # (payouts.reservations). Per gig: the same for every task and agent.
+    return brand_can_cover(_down(m.gig))
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -152,6 +159,9 @@ class Rule:
     # the gig, brand and agent. Claims evaluate the other rules once per gig,
     # before looking at any task, and these for each task they walk past.
     per_task: bool = False
+    # The refusal's error code when it is not about the agent (who can do
+    # nothing about it): a ``Conflict`` with this code instead of "not_eligible".
+    code: str = ""
 
 
 RULES: tuple[Rule, ...] = (
@@ -173,6 +183,12 @@ RULES: tuple[Rule, ...] = (
         _under_hold_limit,
         "You are at your limit of tasks for this gig; finish or release one first.",
         is_capacity=True,
+    ),
+    Rule(
+        "brand_can_cover",
+        _brand_can_cover,
+        BRAND_CANNOT_COVER,
+        code=BrandCannotCover.code,
     ),
 )
 
@@ -285,7 +301,8 @@ def _gig_match(agent: User) -> Match:
 
 def gigs_open_to_agent(agent: User) -> QuerySet[Gig]:
     """Active gigs whose per-gig rules the agent meets right now: approved in the
-    brand's pool, every required skill, online, under the gig's hold limit.
+    brand's pool, every required skill, online, under the gig's hold limit,
+    and the brand's balance covers one more claim.
 
     Claims evaluate these once per gig instead of once per queued task, then
     walk the queue in order checking only the per-task rules.

@@ -83,10 +83,18 @@ def agent_scope_changed(agent_id: int) -> None:
     publish({"type": SCOPE_CHANGED, "resync": True}, topics=[agent_topic(agent_id)])
 
 
-def pool_scope_changed(brand_id: int) -> None:
+def pool_scope_changed(brand_id: int, *, resync: bool = False) -> None:
     """A gig of the brand changed what it requires or whether it runs: the
-    pool's connections read their offer scope again."""
-    publish({"type": SCOPE_CHANGED}, topics=[pool_topic(brand_id)])
+    pool's connections read their offer scope again.
+
+    ``resync``: they read their whole state again (a snapshot), for a change
+    that hides or shows tasks already in the queue (the brand's balance
+    crossing what a claim needs, ``payouts.reservations``).
+    """
+    event: dict[str, Any] = {"type": SCOPE_CHANGED}
+    if resync:
+        event["resync"] = True
+    publish(event, topics=[pool_topic(brand_id)])
 
 
 class _Batch:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
@@ -79,6 +80,14 @@ class Gig(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
         help_text="Per-minute gigs: the most time one task may bill.",
     )
+    # What a claim sets aside from the brand's balance on a per-minute gig:
+    # this many minutes at the rate (plus the fee), settled against the real
+    # cost when the work record is final. At most ``max_billable_minutes``.
+    reserve_minutes = models.PositiveIntegerField(
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text="Per-minute gigs: minutes of work set aside from the balance for each claim.",
+    )
     status = models.CharField(max_length=10, choices=GigStatus.choices, default=GigStatus.ACTIVE)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -97,6 +106,22 @@ class Gig(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        super().clean()
+        if (
+            self.reserve_minutes is not None
+            and self.max_billable_minutes is not None
+            and self.reserve_minutes > self.max_billable_minutes
+        ):
+            raise ValidationError(
+                {
+                    "reserve_minutes": [
+                        f"Reserve at most the most billable minutes per task "
+                        f"({self.max_billable_minutes}): a claim never needs more."
+                    ]
+                }
+            )
 
     @property
     def accepts_tasks(self) -> bool:
@@ -433,6 +458,10 @@ class WorkSession(models.Model):
     active_since = models.DateTimeField()
     last_heartbeat_at = models.DateTimeField()
     closed_ms = models.PositiveBigIntegerField(default=0)
+    # What the claim set aside from the brand's balance (payouts.reservations),
+    # released when the work record settles. 0 for sessions opened before
+    # reservations existed: their settlement releases nothing.
+    reserved_minor = models.BigIntegerField(default=0)
     ended_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=SessionOutcome.choices, blank=True)
 

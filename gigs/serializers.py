@@ -158,6 +158,12 @@ class GigCreateSerializer(StrictSerializer):
         "minutes",
         "Per-minute gigs: the most time one task may bill.",
     )
+    reserve_minutes = _gig_timing_field(
+        "reserve_minutes",
+        "minutes",
+        "Per-minute gigs: minutes of work set aside from the brand's balance for each claim, "
+        "at most `max_billable_minutes`; settled against the real cost when the work ends.",
+    )
     required_skills = serializers.ListField(
         child=serializers.SlugField(max_length=60),
         required=False,
@@ -312,6 +318,7 @@ class GigSerializer(serializers.ModelSerializer):
             "heartbeat_grace_seconds",
             "lease_seconds",
             "max_billable_minutes",
+            "reserve_minutes",
             "status",
             "created_at",
             "updated_at",

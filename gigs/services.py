@@ -57,7 +57,11 @@ GIG_EDITABLE_FIELDS = (
     "heartbeat_grace_seconds",
     "lease_seconds",
     "max_billable_minutes",
+    "reserve_minutes",
 )
+# Settings that change what one claim costs, and so whether the brand's
+# balance covers it (payouts.reservations).
+GIG_PRICE_FIELDS = frozenset({"pay_model", "rate_minor", "currency", "reserve_minutes"})
 
 
 def _raise_validation(exc: ValidationError) -> None:
@@ -79,6 +83,13 @@ def gig_create(*, brand: Brand, created_by, skills=(), request=None, **fields: A
         )
     if fields.get("currency"):
         fields["currency"] = fields["currency"].upper()
+    if fields.get("reserve_minutes") is None:
+        # Not chosen: the default, but never more than a task may bill.
+        fields.pop("reserve_minutes", None)
+        max_billable = fields.get("max_billable_minutes")
+        if isinstance(max_billable, int) and max_billable >= 1:
+            default = Gig._meta.get_field("reserve_minutes").default
+            fields["reserve_minutes"] = min(default, max_billable)
     gig = Gig(
         brand=brand, created_by=created_by if getattr(created_by, "pk", None) else None, **fields
     )
@@ -110,6 +121,12 @@ def gig_update(*, gig: Gig, actor, skills=None, request=None, **fields: Any) -> 
     before = _gig_snapshot(gig)
     if fields.get("currency"):
         fields["currency"] = fields["currency"].upper()
+    if fields.get("reserve_minutes") is None:
+        fields.pop("reserve_minutes", None)
+        max_billable = fields.get("max_billable_minutes")
+        if isinstance(max_billable, int) and 1 <= max_billable < gig.reserve_minutes:
+            # A lower cap on billable time, with no reserve chosen: reserve the cap.
+            fields["reserve_minutes"] = max_billable
     for name, value in fields.items():
         setattr(gig, name, value)
     try:
@@ -133,7 +150,9 @@ def gig_update(*, gig: Gig, actor, skills=None, request=None, **fields: Any) -> 
             changes=changes,
             request=request,
         )
-        live.pool_scope_changed(gig.brand_id)
+        # A new price may hide or show the queue (the balance covers a claim
+        # or not): then the agents' whole queue is read again.
+        live.pool_scope_changed(gig.brand_id, resync=bool(GIG_PRICE_FIELDS & set(changes)))
     return gig
 
 

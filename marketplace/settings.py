@@ -348,6 +348,12 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")  # empty: the sandbox's dev secret
 STRIPE_SANDBOX_URL = env_str("STRIPE_SANDBOX_URL", "http://127.0.0.1:12111").rstrip("/")
 STRIPE_SANDBOX_WEBHOOK_URL = env_str("STRIPE_SANDBOX_WEBHOOK_URL", SITE_URL + "/stripe/webhooks/")
+# Pay runs pay an agent at least this much, in minor units: one figure for every
+# currency, or (set here) a dict per currency such as {"EUR": 1000, "JPY": 1000}.
+PAYOUT_MINIMUM_MINOR: int | dict[str, int] = env_int("PAYOUT_MINIMUM_MINOR", 1000)
+# Pay runs pace their Stripe requests to this (Stripe allows 25 a second in
+# test mode, 100 in live mode) and back off on a 429.
+STRIPE_MAX_REQUESTS_PER_SECOND = env_int("STRIPE_MAX_REQUESTS_PER_SECOND", 25)
 
 LOGGING = {
     "version": 1,

@@ -8,10 +8,14 @@ from payouts.models import (
     Entry,
     LedgerAccount,
     PayoutAccount,
+    PayRun,
+    PayRunLine,
+    PayRunSkip,
     Posting,
     StripeEvent,
     TopUp,
 )
+from payouts.selectors import account_balance
 
 
 class ReadOnlyMixin:
@@ -35,10 +39,15 @@ class EntryInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["id", "owner_label", "purpose", "currency", "balance_minor", "created_at"]
+    list_display = ["id", "owner_label", "purpose", "currency", "balance", "created_at"]
     list_filter = ["purpose", "currency"]
     search_fields = ["brand__name", "agent__email"]
     list_select_related = ["brand", "agent"]
+
+    @admin.display(description="Balance (minor units)")
+    def balance(self, account: LedgerAccount) -> int:
+        # The platform's accounts keep no cached balance: summed from entries.
+        return account_balance(account)
 
 
 @admin.register(Posting)
@@ -108,3 +117,48 @@ class PayoutAccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ]
     search_fields = ["agent__email", "stripe_account_id"]
     list_select_related = ["agent"]
+
+
+# --- Pay runs: staff work them through the console (payouts.payruns), never here. ---------
+
+
+class PayRunLineInline(ReadOnlyMixin, admin.TabularInline):
+    model = PayRunLine
+    extra = 0
+    fields = ["agent", "amount_minor", "currency", "status", "attempt", "stripe_transfer_id"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(PayRun)
+class PayRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["id", "currency", "cutoff_at", "status", "created_by", "approved_by"]
+    list_filter = ["status", "currency"]
+    list_select_related = ["created_by", "approved_by"]
+    inlines = [PayRunLineInline]
+
+
+@admin.register(PayRunLine)
+class PayRunLineAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "run",
+        "agent",
+        "amount_minor",
+        "currency",
+        "status",
+        "attempt",
+        "stripe_transfer_id",
+        "reversed_minor",
+    ]
+    list_filter = ["status", "currency"]
+    search_fields = ["agent__email", "stripe_transfer_id", "destination"]
+    list_select_related = ["run", "agent"]
+
+
+@admin.register(PayRunSkip)
+class PayRunSkipAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["id", "run", "agent", "amount_minor", "reason_code"]
+    list_filter = ["reason_code"]
+    list_select_related = ["run", "agent"]

@@ -15,6 +15,10 @@ Amounts:
 - the platform fee: the earning times the brand's fee in basis points, rounded
   the same way.
 
+The posting also settles what the claim reserved from the brand's balance
+(``payouts.reservations``): the reservation is released and the actual cost
+charged, in the same posting.
+
 Every posting has a key derived from what it is for (``earning:<work record
 id>``, ``earning:<id>:release``, ``earning:<id>:clawback``), so a job run twice
 or two processes racing post once.
@@ -68,34 +72,64 @@ def _describe(record: WorkRecord) -> str:
 
 
 def earning_post(*, work_record: WorkRecord) -> Earning | None:
-    """Turn a finished work record into an earning, exactly once.
+    """Turn a finished work record into an earning, exactly once, settling
+    the reservation its claim made.
+
+    One posting under ``earning:<record id>``: the session's reservation
+    leaves ``brand_reserved``, the agent's pending balance and the platform's
+    revenue get earning and fee, and ``brand_balance`` takes the difference
+    (reservation minus actual cost; no line when they are equal; below zero
+    when the work cost more than was set aside).
 
     ``None`` when the work earns nothing (an unresolved per-resolution task,
-    a per-minute session with no billable second). Call it in the
-    transaction that wrote the record: the earning then exists exactly when
-    the record does. Calling it again returns the same earning.
+    a per-minute session with no billable second); its reservation is then
+    released on its own (``payouts.reservations.reservation_release``). Call
+    it in the transaction that wrote the record: the earning then exists
+    exactly when the record does. Calling it again returns the same earning.
     """
+    from payouts.reservations import brand_balance_moved, reservation_release
+
     existing = Earning.objects.filter(work_record=work_record).first()
     if existing is not None:
         return existing
     terms = brand_terms(work_record.brand_id)
     amount, fee = earning_amounts(work_record, fee_bps=terms.platform_fee_bps)
+    # What the claim set aside (payouts.reservations); 0 for work claimed
+    # before reservations existed, which settles as it always did.
+    reserved = work_record.session.reserved_minor
     if amount <= 0:
+        if reserved:
+            with transaction.atomic():
+                reservation_release(work_record=work_record, reserved_minor=reserved)
         return None
     currency = work_record.currency
     brand = work_record.brand
-    lines = [
-        (
-            ledger_account(purpose=Purpose.BRAND_BALANCE, currency=currency, brand=brand),
-            -(amount + fee),
-        ),
+    # Settlement: the reservation comes back and the actual cost is charged,
+    # so the balance moves by the difference only (none when they match).
+    balance_change = reserved - (amount + fee)
+    lines = []
+    if balance_change:
+        lines.append(
+            (
+                ledger_account(purpose=Purpose.BRAND_BALANCE, currency=currency, brand=brand),
+                balance_change,
+            )
+        )
+    if reserved:
+        lines.append(
+            (
+                ledger_account(purpose=Purpose.BRAND_RESERVED, currency=currency, brand=brand),
+                -reserved,
+            )
+        )
+    lines.append(
         (
             ledger_account(
                 purpose=Purpose.AGENT_PENDING, currency=currency, agent=work_record.agent
             ),
             amount,
-        ),
-    ]
+        )
+    )
     if fee:
         lines.append((ledger_account(purpose=Purpose.PLATFORM_REVENUE, currency=currency), fee))
     earned_at = work_record.ended_at
@@ -107,6 +141,7 @@ def earning_post(*, work_record: WorkRecord) -> Earning | None:
             memo=_describe(work_record),
             reference=f"work_record:{work_record.pk}",
         )
+        brand_balance_moved(brand_id=brand.pk, currency=currency, delta=balance_change)
         try:
             with transaction.atomic():
                 return Earning.objects.create(
@@ -228,6 +263,15 @@ def earning_clawback(*, earning: Earning, actor: User, reason: str, request=None
             memo=reason,
             reference=f"earning:{earning.pk}",
             created_by=actor,
+        )
+        # The brand has its money back: its paused gigs may be open again.
+        # (Imported here: reservations builds on this module.)
+        from payouts.reservations import brand_balance_moved
+
+        brand_balance_moved(
+            brand_id=earning.brand_id,
+            currency=currency,
+            delta=earning.amount_minor + earning.fee_minor,
         )
         earning.status = EarningStatus.CLAWED_BACK
         earning.clawback_reason = reason

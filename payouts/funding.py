@@ -29,7 +29,7 @@ from typing import Any
 import stripe
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet, Sum, Window
+from django.db.models import Count, F, QuerySet, Sum, Window
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -40,13 +40,17 @@ from marketplace.audit import audit_record
 from marketplace.errors import GigdeskError, PermissionDenied, ValidationFailed
 from marketplace.models import User
 from payouts.models import (
+    Earning,
+    EarningStatus,
     Entry,
     LedgerAccount,
+    Posting,
     Purpose,
     StripeEvent,
     TopUp,
     TopUpStatus,
 )
+from payouts.reservations import brand_balance_moved
 from payouts.services import ledger_account, posting_create
 from payouts.stripe_api import stripe_client
 from payouts.stripe_events import StripeEventIgnored, StripeEventUnprocessable
@@ -271,6 +275,44 @@ def topup_cancel(*, brand: Brand, actor: User, top_up_id: int, request=None) -> 
     return top_up
 
 
+# --- Crediting a paid top-up -----------------------------------------------------------
+
+
+def topup_credit(
+    top_up: TopUp, *, memo: str, reference: str, checkout_session_id: str | None = None
+) -> Posting:
+    """Credit the brand's balance with a paid top-up and mark the top-up paid.
+
+    Posts ``brand_balance +amount, stripe_clearing -amount`` under the key
+    ``topup:<id>``, so crediting the same top-up again posts nothing new and
+    returns the first posting. The caller has checked that the money arrived
+    (Stripe's event, or the demo seed standing in for it), holds the top-up's
+    row lock inside its transaction, and audits who confirmed the payment.
+    """
+    brand, currency, amount = top_up.brand, top_up.currency, top_up.amount_minor
+    posting = posting_create(
+        idempotency_key=topup_idempotency_key(top_up),
+        kind=TOPUP_POSTING_KIND,
+        lines=[
+            (ledger_account(purpose=Purpose.BRAND_BALANCE, currency=currency, brand=brand), amount),
+            (ledger_account(purpose=Purpose.STRIPE_CLEARING, currency=currency), -amount),
+        ],
+        memo=memo,
+        reference=reference,
+    )
+    # The balance may cover claims again: the brand's pool hears of it on commit.
+    brand_balance_moved(brand_id=brand.pk, currency=currency, delta=amount)
+    top_up.status = TopUpStatus.PAID
+    top_up.paid_at = timezone.now()
+    top_up.posting = posting
+    update_fields = ["status", "paid_at", "posting"]
+    if checkout_session_id is not None:
+        top_up.checkout_session_id = checkout_session_id
+        update_fields.append("checkout_session_id")
+    top_up.save(update_fields=update_fields)
+    return posting
+
+
 # --- Stripe event handlers (registered in payouts.stripe_events) -----------------------
 
 
@@ -332,29 +374,19 @@ def checkout_session_completed(event: StripeEvent) -> None:
             f"(payment_status {session.get('payment_status')!r})."
         )
     _check_session_pays_for(session, top_up)
-    brand, currency, amount = top_up.brand, top_up.currency, top_up.amount_minor
-    posting = posting_create(
-        idempotency_key=topup_idempotency_key(top_up),
-        kind=TOPUP_POSTING_KIND,
-        lines=[
-            (ledger_account(purpose=Purpose.BRAND_BALANCE, currency=currency, brand=brand), amount),
-            (ledger_account(purpose=Purpose.STRIPE_CLEARING, currency=currency), -amount),
-        ],
+    previous_status = top_up.status
+    posting = topup_credit(
+        top_up,
         memo=f"Top-up #{top_up.pk} paid through Stripe Checkout",
         reference=f"checkout_session:{session['id']}",
+        checkout_session_id=session["id"],
     )
-    previous_status = top_up.status
-    top_up.status = TopUpStatus.PAID
-    top_up.paid_at = timezone.now()
-    top_up.posting = posting
-    top_up.checkout_session_id = session["id"]
-    top_up.save(update_fields=["status", "paid_at", "posting", "checkout_session_id"])
     audit_record(
         actor=None,
         actor_label="stripe",
         action="topup.paid",
         target=top_up,
-        brand=brand,
+        brand=top_up.brand,
         changes={
             # Not always "pending": Stripe's money decides, whatever we recorded before.
             "status": [previous_status, TopUpStatus.PAID],
@@ -422,3 +454,47 @@ def brand_statement(*, brand: Brand) -> QuerySet[Entry]:
 def topup_list(*, brand: Brand) -> QuerySet[TopUp]:
     """The brand's top-ups, newest first."""
     return TopUp.objects.for_brand(brand).select_related("created_by").order_by("-id")
+
+
+@dataclass(frozen=True)
+class GigSpend:
+    """What one gig's finished work has cost the brand in one currency."""
+
+    gig_id: int
+    title: str
+    currency: str
+    tasks: int
+    earnings_minor: int
+    fees_minor: int
+
+    @property
+    def total_minor(self) -> int:
+        return self.earnings_minor + self.fees_minor
+
+
+def brand_spend_per_gig(*, brand: Brand) -> list[GigSpend]:
+    """Agent earnings and platform fees charged per gig and currency, with how
+    many tasks they paid for, from the brand's earnings (clawed-back ones were
+    refunded and are left out). One query."""
+    rows = (
+        Earning.objects.filter(brand=brand)
+        .exclude(status=EarningStatus.CLAWED_BACK)
+        .values("gig_id", "gig__title", "currency")
+        .annotate(
+            tasks=Count("work_record__task_id", distinct=True),
+            earnings=Sum("amount_minor"),
+            fees=Sum("fee_minor"),
+        )
+        .order_by("gig__title", "gig_id", "currency")
+    )
+    return [
+        GigSpend(
+            gig_id=row["gig_id"],
+            title=row["gig__title"],
+            currency=row["currency"],
+            tasks=row["tasks"],
+            earnings_minor=row["earnings"],
+            fees_minor=row["fees"],
+        )
+        for row in rows
+    ]

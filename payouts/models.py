@@ -18,6 +18,10 @@ books, the platform's money at Stripe (an asset, debit-normal): it reads
 ``LedgerAccount.balance_minor`` caches that sum so that reads need no
 aggregate; ``payouts.services.posting_create`` keeps it in step in the same
 transaction, and ``manage.py ledger_check`` proves it against the entries.
+The platform's own accounts are the exception: nearly every posting touches
+``platform_revenue`` or ``stripe_clearing``, so a cached balance there would
+be one row every writer waits on. Their ``balance_minor`` stays 0 and their
+balance is summed from entries when read (``payouts.selectors.account_balance``).
 
 Postings and entries are immutable: a mistake is corrected by a new posting
 (``posting_reverse`` or a ``correction``), never by editing or deleting rows.
@@ -48,6 +52,9 @@ class Purpose(models.TextChoices):
 BRAND_PURPOSES = (Purpose.BRAND_BALANCE, Purpose.BRAND_RESERVED)
 AGENT_PURPOSES = (Purpose.AGENT_PENDING, Purpose.AGENT_AVAILABLE, Purpose.AGENT_IN_TRANSIT)
 PLATFORM_PURPOSES = (Purpose.PLATFORM_REVENUE, Purpose.STRIPE_CLEARING)
+# Accounts whose balance is only ever summed from entries: shared by every
+# writer, a cached balance on them would serialise all postings on one row.
+UNCACHED_PURPOSES = PLATFORM_PURPOSES
 
 
 class LedgerAccount(models.Model):
@@ -76,7 +83,8 @@ class LedgerAccount(models.Model):
     purpose = models.CharField(max_length=20, choices=Purpose.choices)
     currency = models.CharField(max_length=3, validators=[currency_validator])
     # The sum of this account's entries, kept by posting_create in the
-    # posting's own transaction; ledger_check verifies it.
+    # posting's own transaction; ledger_check verifies it. Always 0 for the
+    # UNCACHED_PURPOSES (read those with payouts.selectors.account_balance).
     balance_minor = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -119,6 +127,10 @@ class LedgerAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner_label} · {self.purpose} · {self.currency}"
+
+    @property
+    def keeps_cached_balance(self) -> bool:
+        return self.purpose not in UNCACHED_PURPOSES
 
     @property
     def owner_label(self) -> str:
@@ -487,3 +499,205 @@ class PayoutAccount(models.Model):
     def in_review(self) -> bool:
         """Every detail is in and nothing is due, yet payouts are off: Stripe is still checking."""
         return self.details_submitted and not self.requirements_due and not self.payouts_enabled
+
+
+# --- Pay runs ------------------------------------------------------------------------------
+
+
+class PayRunStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    APPROVED = "approved", "Approved"
+    EXECUTING = "executing", "Executing"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class PayRun(models.Model):
+    """One payout of every eligible agent's available money in one currency (``payouts.payruns``).
+
+    Staff create it (lines and skips are gathered then, and each line's money
+    is held), a second staff member approves it, and execution sends one
+    Stripe transfer per line in the background. The execution lease
+    (``lease_token``, ``lease_expires_at``) lets one worker at a time send
+    the run's transfers; a worker that dies simply lets it lapse.
+    """
+
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    cutoff_at = models.DateTimeField(help_text="Money available by this time is paid.")
+    minimum_minor = models.BigIntegerField(help_text="Agents with less are skipped.")
+    status = models.CharField(
+        max_length=20, choices=PayRunStatus.choices, default=PayRunStatus.DRAFT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    executed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    executed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.TextField(blank=True)
+    lease_token = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, help_text="Why execution last paused, if it did.")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The sweep: runs still executing.
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=models.Q(status="executing"),
+                name="payrun_executing",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(currency=Upper("currency"))
+                & models.Q(models.lookups.Exact(Length("currency"), 3)),
+                name="payrun_currency_iso",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(minimum_minor__gte=1), name="payrun_minimum_positive"
+            ),
+            # Four eyes: the creator never approves their own run.
+            models.CheckConstraint(
+                condition=models.Q(approved_by__isnull=True)
+                | ~models.Q(approved_by=models.F("created_by")),
+                name="payrun_approver_not_creator",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Pay run #{self.pk} ({self.currency}, {self.status})"
+
+
+class PayRunLineStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    IN_TRANSIT = "in_transit", "In transit"
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# A line in these holds the agent's money (agent_in_transit): one at a time per agent and currency.
+PAYRUN_LINE_UNFINISHED = (PayRunLineStatus.QUEUED, PayRunLineStatus.IN_TRANSIT)
+
+
+class PayRunLine(models.Model):
+    """One agent's payout in a run: one Stripe transfer per attempt.
+
+    ``attempt`` starts at 1 and grows each time staff retry a failed line;
+    the transfer's Idempotency-Key is derived from (line, attempt), so every
+    resend of one attempt is the same transfer at Stripe. ``amount_minor`` is
+    what this attempt pays; ``netted_minor`` is what a clawback took off the
+    held amount before it was sent.
+    """
+
+    run = models.ForeignKey(PayRun, on_delete=models.PROTECT, related_name="lines")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payrun_lines"
+    )
+    payout_account = models.ForeignKey(
+        PayoutAccount, on_delete=models.PROTECT, related_name="payrun_lines"
+    )
+    destination = models.CharField(
+        max_length=255, help_text="The connected account (acct_…) when the run was gathered."
+    )
+    amount_minor = models.BigIntegerField()
+    netted_minor = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    status = models.CharField(
+        max_length=20, choices=PayRunLineStatus.choices, default=PayRunLineStatus.QUEUED
+    )
+    attempt = models.PositiveIntegerField(default=1)
+    stripe_transfer_id = models.CharField(max_length=255, blank=True)
+    failure_code = models.CharField(max_length=100, blank=True)
+    failure_reason = models.TextField(blank=True)
+    last_error = models.TextField(blank=True, help_text="The last transient error, if any.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    reversed_minor = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["run", "status", "id"], name="payrunline_run_status"),
+            models.Index(fields=["agent", "-id"], name="payrunline_agent_recent"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "agent"], name="payrunline_one_per_run"),
+            # The agent's held money is in at most one line per currency, across runs.
+            models.UniqueConstraint(
+                fields=["agent", "currency"],
+                condition=models.Q(status__in=PAYRUN_LINE_UNFINISHED),
+                name="payrunline_one_unfinished_per_agent",
+            ),
+            models.UniqueConstraint(
+                fields=["stripe_transfer_id"],
+                condition=~models.Q(stripe_transfer_id=""),
+                name="payrunline_unique_transfer",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount_minor__gte=0, netted_minor__gte=0),
+                name="payrunline_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="cancelled") | models.Q(amount_minor__gt=0),
+                name="payrunline_pays_something",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reversed_minor__gte=0)
+                & models.Q(reversed_minor__lte=models.F("amount_minor")),
+                name="payrunline_reversed_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="paid") | ~models.Q(stripe_transfer_id=""),
+                name="payrunline_paid_has_transfer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Pay run #{self.run_id} line #{self.pk}: {self.amount_minor} {self.currency}"
+
+    @property
+    def transfer_idempotency_key(self) -> str:
+        return f"payrun-line-{self.pk}-attempt-{self.attempt}"
+
+
+class PayRunSkipReason(models.TextChoices):
+    NO_PAYOUT_ACCOUNT = "no_payout_account", "No payout account"
+    PAYOUTS_NOT_ENABLED = "payouts_not_enabled", "Payouts not enabled"
+    BELOW_MINIMUM = "below_minimum", "Below the minimum payout"
+    NEGATIVE_BALANCE = "negative_balance", "Negative balance"
+    ALREADY_IN_RUN = "already_in_run", "Already in an unfinished pay run"
+
+
+class PayRunSkip(models.Model):
+    """An agent with money in the run's currency that the run does not pay, and why."""
+
+    run = models.ForeignKey(PayRun, on_delete=models.PROTECT, related_name="skips")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    amount_minor = models.BigIntegerField(help_text="The available balance the agent had.")
+    reason_code = models.CharField(max_length=40, choices=PayRunSkipReason.choices)
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "agent"], name="payrunskip_one_per_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Pay run #{self.run_id} skips {self.agent_id}: {self.reason_code}"

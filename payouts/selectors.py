@@ -7,13 +7,20 @@ from dataclasses import dataclass
 from django.db.models import BigIntegerField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from payouts.models import Earning, Entry, LedgerAccount, Posting, Purpose
+from payouts.models import UNCACHED_PURPOSES, Earning, Entry, LedgerAccount, Posting, Purpose
 
 
 def account_balance_from_entries(account: LedgerAccount) -> int:
     """The account's balance as the sum of its entries (the truth the cache must match)."""
     total = Entry.objects.filter(account=account).aggregate(total=Sum("amount_minor"))["total"]
     return total or 0
+
+
+def account_balance(account: LedgerAccount) -> int:
+    """The account's balance: the cached figure, or the entries' sum where none is kept."""
+    if account.keeps_cached_balance:
+        return account.balance_minor
+    return account_balance_from_entries(account)
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,8 @@ def balance_mismatches() -> list[BalanceMismatch]:
 
     One query: each account's entry sum as a correlated subquery (the
     ``entry_account_posting`` index serves it), compared in the database.
+    The platform's accounts keep no cache (``UNCACHED_PURPOSES``); a nonzero
+    ``balance_minor`` on one of them is a mismatch all the same.
     """
     entry_sum = (
         Entry.objects.filter(account=OuterRef("pk"))
@@ -44,7 +53,10 @@ def balance_mismatches() -> list[BalanceMismatch]:
                 output_field=BigIntegerField(),
             )
         )
-        .filter(~Q(balance_minor=F("from_entries")))
+        .filter(
+            (~Q(purpose__in=UNCACHED_PURPOSES) & ~Q(balance_minor=F("from_entries")))
+            | (Q(purpose__in=UNCACHED_PURPOSES) & ~Q(balance_minor=0))
+        )
         .select_related("brand", "agent")
         .order_by("pk")
     )
@@ -107,6 +119,9 @@ class AgentBalances:
 # Pay runs post this kind when Stripe confirms a transfer: the money left the
 # agent's in-transit balance for their own Stripe account.
 PAYOUT_PAID_KIND = "payout.paid"
+# ...and this one when staff take (part of) a transfer back: the money returns
+# to the agent's available balance, and no longer counts as paid.
+PAYOUT_REVERSED_KIND = "payout.reversed"
 
 
 def agent_balances(agent) -> list[AgentBalances]:
@@ -114,18 +129,20 @@ def agent_balances(agent) -> list[AgentBalances]:
 
     Pending, available and in transit are the cached balances of their
     ledger accounts; paid is what ``payout.paid`` postings moved out of in
-    transit. Two queries.
+    transit, less what ``payout.reversed`` postings took back. Two queries.
     """
     balances: dict[str, dict[str, int]] = {}
     for purpose, currency, amount in LedgerAccount.objects.filter(agent=agent).values_list(
         "purpose", "currency", "balance_minor"
     ):
         balances.setdefault(currency, {})[purpose] = amount
+    # Leaving in transit as paid is a debit (negative); a reversal credits
+    # available: the net, negated, is what reached the agent and stayed.
     paid = dict(
         Entry.objects.filter(
+            Q(account__purpose=Purpose.AGENT_IN_TRANSIT, posting__kind=PAYOUT_PAID_KIND)
+            | Q(account__purpose=Purpose.AGENT_AVAILABLE, posting__kind=PAYOUT_REVERSED_KIND),
             account__agent=agent,
-            account__purpose=Purpose.AGENT_IN_TRANSIT,
-            posting__kind=PAYOUT_PAID_KIND,
         )
         .values("currency")
         .annotate(total=Sum("amount_minor"))
@@ -137,7 +154,6 @@ def agent_balances(agent) -> list[AgentBalances]:
             pending=amounts.get(Purpose.AGENT_PENDING, 0),
             available=amounts.get(Purpose.AGENT_AVAILABLE, 0),
             in_transit=amounts.get(Purpose.AGENT_IN_TRANSIT, 0),
-            # Leaving in transit is a debit (negative); paid reads positive.
             paid=-(paid.get(currency) or 0),
         )
         for currency, amounts in sorted(balances.items())

@@ -8,12 +8,15 @@ entries or cached balances. See ``payouts.models`` for the sign convention
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
+from django.utils import timezone
 
 from marketplace.audit import audit_record
 from marketplace.errors import Conflict, ValidationFailed
@@ -206,19 +209,32 @@ def _already_reversed(posting: Posting, by: Posting) -> Conflict:
     )
 
 
+def _cached_deltas(lines: list[tuple[LedgerAccount, int]]) -> dict[int, int]:
+    """Each cached account's net change, in primary-key order (the lock order)."""
+    deltas: dict[int, int] = defaultdict(int)
+    for account, amount in lines:
+        if account.keeps_cached_balance:
+            deltas[account.pk] += amount
+    return {pk: delta for pk, delta in sorted(deltas.items()) if delta}
+
+
 def _balances_apply(lines: list[tuple[LedgerAccount, int]]) -> None:
     """Add each account's share of a new posting to its cached balance.
 
     Rows are locked in primary-key order before they change, so that two
     postings touching the same accounts (in whatever order their lines list
-    them) queue instead of deadlocking. Then one UPDATE adds every delta as an
-    ``F()`` increment, so a stale in-memory balance is never written back.
+    them) queue instead of deadlocking; every change is an ``F()`` increment,
+    so a stale in-memory balance is never written back. A posting touches one
+    or two cached accounts: one UPDATE each, in pk order, each locking its row
+    as it goes (the fewest round trips, which is what a posting costs). A
+    batch touches many: lock them all in order, then one UPDATE.
+    The platform's accounts are skipped (``UNCACHED_PURPOSES``): every posting
+    would otherwise queue on their rows.
     """
-    deltas: dict[int, int] = defaultdict(int)
-    for account, amount in lines:
-        deltas[account.pk] += amount
-    deltas = {pk: delta for pk, delta in sorted(deltas.items()) if delta}
-    if not deltas:
+    deltas = _cached_deltas(lines)
+    if len(deltas) <= 2:
+        for pk, delta in deltas.items():
+            LedgerAccount.objects.filter(pk=pk).update(balance_minor=F("balance_minor") + delta)
         return
     if connection.features.has_select_for_update:
         # PostgreSQL locks the rows as the sorted result streams out. (SQLite
@@ -233,6 +249,155 @@ def _balances_apply(lines: list[tuple[LedgerAccount, int]]) -> None:
         balance_minor=F("balance_minor")
         + Case(*(When(pk=pk, then=Value(delta)) for pk, delta in deltas.items()), default=0)
     )
+
+
+def _posting_insert_if_new(
+    *, idempotency_key: str, kind: str, memo: str, reference: str, created_by: User | None
+) -> Posting | None:
+    """Insert the posting row unless its key exists; ``None`` when it does.
+
+    One statement (``INSERT ... ON CONFLICT DO NOTHING RETURNING``, which both
+    PostgreSQL and SQLite speak) instead of a read, a savepoint, the insert
+    and the savepoint's release: round trips are what a posting costs. A
+    concurrent writer of the same key makes this wait until it commits, then
+    find nothing inserted.
+    """
+    table = Posting._meta.db_table
+    now = timezone.now()
+    created_by_id = created_by.pk if isinstance(created_by, User) and created_by.pk else None
+    created_at = Posting._meta.get_field("created_at").get_db_prep_value(now, connection)
+    values = [idempotency_key, kind, memo, reference, created_by_id, created_at]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (idempotency_key, kind, memo, reference, created_by_id, "  # noqa: S608 - names from _meta
+            "created_at) VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    posting = Posting(
+        pk=row[0],
+        idempotency_key=idempotency_key,
+        kind=kind,
+        memo=memo,
+        reference=reference,
+        created_by_id=created_by_id,
+        created_at=now,
+    )
+    posting._state.adding = False
+    posting._state.db = connection.alias
+    return posting
+
+
+def _posting_write_one_statement(
+    *,
+    idempotency_key: str,
+    kind: str,
+    memo: str,
+    reference: str,
+    created_by: User | None,
+    checked: list[tuple[LedgerAccount, int]],
+    first_delta: tuple[int, int] | None,
+) -> Posting | None:
+    """PostgreSQL: the posting row, its entries and the first cached balance in one statement.
+
+    Round trips are what a posting costs (see docs/performance.md, ledger):
+    data-modifying CTEs insert the posting unless its key exists (``ON
+    CONFLICT DO NOTHING``), insert the entries for it, and add the delta of
+    the lowest-pk cached account, all or nothing. Outside a transaction this
+    single statement is the whole write. ``None`` when the key was already
+    posted (nothing was written).
+    """
+    posting_table = Posting._meta.db_table
+    entry_table = Entry._meta.db_table
+    account_table = LedgerAccount._meta.db_table
+    now = timezone.now()
+    created_by_id = created_by.pk if isinstance(created_by, User) and created_by.pk else None
+    line_rows = ", ".join(["(%s::bigint, %s::bigint, %s::varchar)"] * len(checked))
+    params: list[Any] = [idempotency_key, kind, memo, reference, created_by_id, now]
+    for account, amount in checked:
+        params += [account.pk, amount, account.currency]
+    balance_update = ""
+    if first_delta is not None:
+        balance_update = (
+            f", first_balance AS (UPDATE {account_table} "
+            "SET balance_minor = balance_minor + %s "
+            "WHERE id = %s AND EXISTS (SELECT 1 FROM new_posting))"
+        )
+        params += [first_delta[1], first_delta[0]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH new_posting AS (INSERT INTO {posting_table} "  # noqa: S608 - names from _meta
+            "(idempotency_key, kind, memo, reference, created_by_id, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id), "
+            f"new_entries AS (INSERT INTO {entry_table} "
+            "(posting_id, account_id, amount_minor, currency) "
+            "SELECT new_posting.id, line.account_id, line.amount, line.currency "
+            f"FROM new_posting, (VALUES {line_rows}) AS line(account_id, amount, currency))"
+            f"{balance_update} SELECT id FROM new_posting",
+            params,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    posting = Posting(
+        pk=row[0],
+        idempotency_key=idempotency_key,
+        kind=kind,
+        memo=memo,
+        reference=reference,
+        created_by_id=created_by_id,
+        created_at=now,
+    )
+    posting._state.adding = False
+    posting._state.db = connection.alias
+    return posting
+
+
+def _reversal_insert(
+    *,
+    idempotency_key: str,
+    kind: str,
+    memo: str,
+    reference: str,
+    created_by: User | None,
+    reverses: Posting,
+    checked: list[tuple[LedgerAccount, int]],
+) -> tuple[Posting, bool]:
+    """Insert a reversal's posting row, or replay the one under its key.
+
+    Not ``ON CONFLICT``: the partial unique index on ``reverses`` may refuse
+    the insert too (another key reversed it first), which the savepoint turns
+    into ``already_reversed``. Reversals are rare; the extra round trips do not matter.
+    """
+    existing = Posting.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return _replay(existing, checked), False
+    posting = Posting(
+        idempotency_key=idempotency_key,
+        kind=kind,
+        memo=memo,
+        reference=reference,
+        reverses=reverses,
+        created_by=created_by if isinstance(created_by, User) and created_by.pk else None,
+    )
+    try:
+        # A concurrent caller with the same key waits here on the unique
+        # index until the first commits, then fails and replays below.
+        with transaction.atomic():
+            posting.save()
+    except IntegrityError:
+        existing = Posting.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _replay(existing, checked), False
+        winner = Posting.objects.filter(reverses=reverses).first()
+        if winner is not None:
+            raise _already_reversed(reverses, winner) from None
+        raise
+    return posting, True
 
 
 def _posting_create(
@@ -254,32 +419,48 @@ def _posting_create(
         reverses=reverses,
     )
     checked = _checked_lines(lines)
+    if reverses is None and connection.vendor == "postgresql":
+        deltas = list(_cached_deltas(checked).items())
+        # One statement needs no transaction of its own; a second cached
+        # account (updated after the first, in pk order) does.
+        with transaction.atomic() if len(deltas) > 1 else contextlib.nullcontext():
+            posting = _posting_write_one_statement(
+                idempotency_key=idempotency_key,
+                kind=kind,
+                memo=memo,
+                reference=reference,
+                created_by=created_by,
+                checked=checked,
+                first_delta=deltas[0] if deltas else None,
+            )
+            if posting is None:
+                return _replay(Posting.objects.get(idempotency_key=idempotency_key), checked), False
+            for pk, delta in deltas[1:]:
+                LedgerAccount.objects.filter(pk=pk).update(balance_minor=F("balance_minor") + delta)
+        return posting, True
     with transaction.atomic():
-        existing = Posting.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _replay(existing, checked), False
-        posting = Posting(
-            idempotency_key=idempotency_key,
-            kind=kind,
-            memo=memo,
-            reference=reference,
-            reverses=reverses,
-            created_by=created_by if isinstance(created_by, User) and created_by.pk else None,
-        )
-        try:
-            # A concurrent caller with the same key waits here on the unique
-            # index until the first commits, then fails and replays below.
-            with transaction.atomic():
-                posting.save()
-        except IntegrityError:
-            existing = Posting.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return _replay(existing, checked), False
-            if reverses is not None:
-                winner = Posting.objects.filter(reverses=reverses).first()
-                if winner is not None:
-                    raise _already_reversed(reverses, winner) from None
-            raise
+        if reverses is None:
+            posting = _posting_insert_if_new(
+                idempotency_key=idempotency_key,
+                kind=kind,
+                memo=memo,
+                reference=reference,
+                created_by=created_by,
+            )
+            if posting is None:
+                return _replay(Posting.objects.get(idempotency_key=idempotency_key), checked), False
+        else:
+            posting, created = _reversal_insert(
+                idempotency_key=idempotency_key,
+                kind=kind,
+                memo=memo,
+                reference=reference,
+                created_by=created_by,
+                reverses=reverses,
+                checked=checked,
+            )
+            if not created:
+                return posting, False
         Entry.objects.bulk_create(
             [
                 Entry(
@@ -382,3 +563,146 @@ def posting_reverse(
                 },
             )
     return reversal
+
+
+# --- Many postings at once ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostingSpec:
+    """One posting for ``postings_create_many``: the same fields as ``posting_create``."""
+
+    idempotency_key: str
+    kind: str
+    lines: Sequence
+    memo: str = ""
+    reference: str = ""
+    created_by: User | None = None
+
+
+def _replay_many(existing: dict[str, Posting], checked: dict[str, list]) -> None:
+    """Refuse any stored posting whose key now comes with other lines (one query)."""
+    if not existing:
+        return
+    stored: dict[int, Counter] = defaultdict(Counter)
+    for posting_id, account_id, amount in Entry.objects.filter(
+        posting__in=list(existing.values())
+    ).values_list("posting_id", "account_id", "amount_minor"):
+        stored[posting_id][(account_id, amount)] += 1
+    for key, posting in existing.items():
+        wanted = Counter((account.pk, amount) for account, amount in checked[key])
+        if stored[posting.pk] != wanted:
+            _replay(posting, checked[key])  # raises the idempotency_key_reused Conflict
+
+
+def postings_create_many(specs: Sequence[PostingSpec]) -> list[Posting]:
+    """``posting_create`` for a batch, in one transaction and a constant number of queries.
+
+    For work that posts per line of something large (a pay run's holds, its
+    recorded transfers): every spec is checked first, and one broken spec
+    refuses the whole batch. Keys already posted replay exactly as
+    ``posting_create`` does (same lines: the stored posting; other lines:
+    ``Conflict``); a key twice in one batch is refused. Returns the postings
+    in the order of ``specs``. Should a concurrent writer insert one of the
+    keys first, the batch falls back to ``posting_create`` per spec, which
+    settles each key on its own.
+    """
+    checked: dict[str, list[tuple[LedgerAccount, int]]] = {}
+    for spec in specs:
+        _check_text(
+            idempotency_key=spec.idempotency_key,
+            kind=spec.kind,
+            memo=spec.memo,
+            reference=spec.reference,
+            reverses=None,
+        )
+        if spec.idempotency_key in checked:
+            _refuse(
+                "Each posting in a batch needs its own idempotency key.",
+                "idempotency_key",
+                f"“{spec.idempotency_key}” appears twice.",
+            )
+        checked[spec.idempotency_key] = _checked_lines(spec.lines)
+    if not specs:
+        return []
+    with transaction.atomic():
+        existing = {
+            posting.idempotency_key: posting
+            for posting in Posting.objects.filter(idempotency_key__in=list(checked))
+        }
+        _replay_many(existing, checked)
+        fresh = [
+            Posting(
+                idempotency_key=spec.idempotency_key,
+                kind=spec.kind,
+                memo=spec.memo,
+                reference=spec.reference,
+                created_by=(
+                    spec.created_by
+                    if isinstance(spec.created_by, User) and spec.created_by.pk
+                    else None
+                ),
+            )
+            for spec in specs
+            if spec.idempotency_key not in existing
+        ]
+        try:
+            with transaction.atomic():
+                Posting.objects.bulk_create(fresh)
+        except IntegrityError:
+            # Someone else posted one of these keys since the read above.
+            return [
+                posting_create(
+                    idempotency_key=spec.idempotency_key,
+                    kind=spec.kind,
+                    lines=spec.lines,
+                    memo=spec.memo,
+                    reference=spec.reference,
+                    created_by=spec.created_by,
+                )
+                for spec in specs
+            ]
+        Entry.objects.bulk_create(
+            [
+                Entry(
+                    posting=posting,
+                    account=account,
+                    amount_minor=amount,
+                    currency=account.currency,
+                )
+                for posting in fresh
+                for account, amount in checked[posting.idempotency_key]
+            ]
+        )
+        _balances_apply([line for posting in fresh for line in checked[posting.idempotency_key]])
+        created = {posting.idempotency_key: posting for posting in fresh}
+    return [existing.get(spec.idempotency_key) or created[spec.idempotency_key] for spec in specs]
+
+
+def agent_ledger_accounts(
+    *, agent_ids: Sequence[int], purpose: str, currency: str
+) -> dict[int, LedgerAccount]:
+    """Each agent's account for (purpose, currency), created where missing, in three queries.
+
+    The batch form of ``ledger_account`` for work over many agents. The ids
+    must be agents' (the caller selected them as such).
+    """
+    if purpose not in AGENT_PURPOSES:
+        _refuse("Only agent purposes have agent accounts.", "purpose")
+    code = _normalise_currency(currency)
+    wanted = set(agent_ids)
+    found = LedgerAccount.objects.filter(purpose=purpose, currency=code, agent_id__in=wanted)
+    accounts = {account.agent_id: account for account in found}
+    missing = wanted - accounts.keys()
+    if missing:
+        LedgerAccount.objects.bulk_create(
+            [LedgerAccount(agent_id=pk, purpose=purpose, currency=code) for pk in missing],
+            ignore_conflicts=True,
+        )
+        accounts.update(
+            (account.agent_id, account)
+            for account in LedgerAccount.objects.filter(
+                purpose=purpose, currency=code, agent_id__in=missing
+            )
+        )
+    return accounts

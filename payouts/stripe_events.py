@@ -49,6 +49,8 @@ STRIPE_EVENT_HANDLERS: dict[str, str] = {
     "checkout.session.async_payment_succeeded": "payouts.funding.checkout_session_completed",
     "checkout.session.expired": "payouts.funding.checkout_session_expired",
     "account.updated": "payouts.connect.account_updated",
+    "transfer.created": "payouts.payrun_transfers.transfer_created",
+    "transfer.reversed": "payouts.payrun_transfers.transfer_reversed",
 }
 
 # Finished for good: a job or a redelivery finds nothing left to do.

@@ -12,6 +12,10 @@ JSON in, JSON out, no key: it listens on a local port for local tests.
   delivery twice; hold deliveries until N are due, then send them newest first
 - ``GET  /_sandbox/switches``: the switches as set
 - ``GET  /_sandbox/webhook_deliveries``: the latest deliveries and their outcomes
+- ``POST /_sandbox/seed`` ``{"onboarded_accounts": N, "country": "IE", "platform_funds":
+  {"currency": "eur", "amount": A}}``: N Express accounts already onboarded (payouts and
+  transfers enabled) and money in the platform's balance, in one go and without events,
+  for benchmarks that need thousands of both; returns the new account ids
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from stripe_sandbox.sandbox import Sandbox, sandbox_of
+from stripe_sandbox.services import accounts, balances
+from stripe_sandbox.store import PLATFORM
 from stripe_sandbox.switches import FaultMode
 
 DEFAULT_TIMEOUT_HOLD_SECONDS = 5.0
@@ -119,6 +125,40 @@ def webhooks(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
     sandbox.switches.set_webhooks(duplicate=bool(body.get("duplicate")), out_of_order_batch=batch)
     sandbox.webhooks.wake()  # turning the hold off releases what it held
     return sandbox.switches.describe()
+
+
+MAX_SEEDED_ACCOUNTS = 100_000
+
+
+@control("POST")
+def seed(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
+    count = _int_field(body, "onboarded_accounts", default=0, minimum=0) or 0
+    if count > MAX_SEEDED_ACCOUNTS:
+        raise ControlError(f"onboarded_accounts must be at most {MAX_SEEDED_ACCOUNTS}.")
+    country = body.get("country", "IE")
+    if not isinstance(country, str) or len(country) != 2 or not country.isalpha():
+        raise ControlError("country must be a two-letter country code.")
+    funds = body.get("platform_funds")
+    if funds is not None:
+        if not isinstance(funds, dict):
+            raise ControlError('platform_funds must be {"currency": "eur", "amount": N}.')
+        currency = funds.get("currency")
+        if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
+            raise ControlError("platform_funds.currency must be a three-letter currency code.")
+        _int_field(funds, "amount", default=None, minimum=1)
+    with sandbox.operation() as op:
+        account_ids = accounts.accounts_seed_onboarded(op, count=count, country=country)
+        if funds is not None:
+            balances.balance_move(
+                op,
+                account=PLATFORM,
+                currency=funds["currency"].lower(),
+                amount=funds["amount"],
+                type="adjustment",
+                source="sandbox_seed",
+                description="Funds added by /_sandbox/seed",
+            )
+    return {"accounts": account_ids}
 
 
 @control("GET")

@@ -163,9 +163,16 @@ class SandboxProcess:
 
     # --- Switches (the /_sandbox/ control API) ------------------------------------
 
-    def _control(self, method: str, name: str, body: dict[str, Any] | None = None) -> Any:
+    def _control(
+        self,
+        method: str,
+        name: str,
+        body: dict[str, Any] | None = None,
+        *,
+        timeout: float = CONTROL_TIMEOUT_SECONDS,
+    ) -> Any:
         response = self._http.request(
-            method, f"{self.url}/_sandbox/{name}", json=body, timeout=CONTROL_TIMEOUT_SECONDS
+            method, f"{self.url}/_sandbox/{name}", json=body, timeout=timeout
         )
         response.raise_for_status()
         return response.json()
@@ -183,6 +190,16 @@ class SandboxProcess:
         if hold_seconds is not None:
             body["hold_seconds"] = hold_seconds
         self._control("POST", "faults", body)
+
+    def seed(
+        self, *, onboarded_accounts: int = 0, platform_funds: tuple[str, int] | None = None
+    ) -> list[str]:
+        """Onboarded Express accounts and platform funds in one call; the new account ids."""
+        body: dict[str, Any] = {"onboarded_accounts": onboarded_accounts}
+        if platform_funds is not None:
+            body["platform_funds"] = {"currency": platform_funds[0], "amount": platform_funds[1]}
+        # Thousands of accounts take a few seconds to write.
+        return self._control("POST", "seed", body, timeout=300)["accounts"]
 
     def rate_limit(self, per_second: int | None) -> None:
         """Answer 429 past ``per_second`` API requests in any second (None: no limit)."""

@@ -40,6 +40,7 @@ sandbox_control = [
     path("rate_limit", control.rate_limit),
     path("webhooks", control.webhooks),
     path("switches", control.switches),
+    path("seed", control.seed),
     path("webhook_deliveries", control.webhook_deliveries),
 ]
 

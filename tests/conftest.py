@@ -8,6 +8,9 @@ from brands.services import api_key_create
 from tests.brands.factories import BrandFactory, MembershipFactory
 from tests.gigs.factories import GigFactory
 
+# The Stripe sandbox, its webhook receiver and ``deliver``, for every package that pays.
+pytest_plugins = ["tests.stripe_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _no_login_rate_limits(settings):

@@ -19,37 +19,17 @@ from gigs.services import BRAND_MESSAGE_KINDS, GIG_EDITABLE_FIELDS
 from marketplace.errors import ValidationFailed
 from marketplace.languages import LANGUAGE_CHOICES
 from marketplace.models import Skill
-
-# ISO 4217 currencies without a minor unit (Stripe's list): an amount in them
-# is stored as is, and "2.50" is refused instead of silently rounded.
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    [
-        "BIF",
-        "CLP",
-        "DJF",
-        "GNF",
-        "JPY",
-        "KMF",
-        "KRW",
-        "MGA",
-        "PYG",
-        "RWF",
-        "UGX",
-        "VND",
-        "VUV",
-        "XAF",
-        "XOF",
-        "XPF",
-    ]
+from marketplace.money import (  # noqa: F401 - the forms' own names, used by the views
+    CURRENCY_SYMBOLS,
+    ZERO_DECIMAL_CURRENCIES,
+    currency_decimals,
+    major_units,
+    money_format,
 )
-CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "KRW": "₩"}
+
 _AMOUNT_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 RATE_MAX_MINOR = 10_000_000
 BUDGET_CAP_MAX_MINOR = 10**13
-
-
-def currency_decimals(currency: str) -> int:
-    return 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
 
 
 def minor_units(text: str, currency: str) -> int:
@@ -73,25 +53,6 @@ def minor_units(text: str, currency: str) -> int:
             message = f"{currency.upper()} amounts have at most {places} decimals."
         raise forms.ValidationError(message, code="decimals")
     return int(amount.scaleb(places))
-
-
-def major_units(amount_minor: int | None, currency: str) -> str:
-    """``250`` EUR → ``"2.50"``, the form's own notation (no symbol, no grouping)."""
-    if amount_minor is None:
-        return ""
-    places = currency_decimals(currency)
-    return f"{Decimal(amount_minor).scaleb(-places):.{places}f}"
-
-
-def money_format(amount_minor: int | None, currency: str) -> str:
-    """``250`` EUR → ``"€2.50"``; currencies without a symbol here get the code after."""
-    if amount_minor is None:
-        return ""
-    currency = currency.upper()
-    places = currency_decimals(currency)
-    amount = f"{Decimal(amount_minor).scaleb(-places):,.{places}f}"
-    symbol = CURRENCY_SYMBOLS.get(currency)
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
 
 
 def gig_pay_label(gig: Gig) -> str:
@@ -171,6 +132,7 @@ TIMING_FIELDS = (
     "heartbeat_grace_seconds",
     "lease_seconds",
     "max_billable_minutes",
+    "reserve_minutes",
 )
 
 
@@ -228,6 +190,15 @@ class GigForm(forms.ModelForm):
         "Per-minute gigs: the most one task may bill, however long it stays open.",
         unit="minutes",
     )
+    reserve_minutes = _timing_field(
+        "reserve_minutes",
+        "Minutes reserved per claim",
+        "Per-minute gigs: each claim sets aside this many minutes at the rate (plus the "
+        "platform fee) from your balance, and the real cost is settled when the task ends. "
+        "Tasks are offered only while your balance covers one more claim. At most the "
+        "billable minutes per task.",
+        unit="minutes",
+    )
 
     # Form field → the service's field name, for mapping errors back.
     SERVICE_FIELDS = {
@@ -280,6 +251,7 @@ class GigForm(forms.ModelForm):
         "lease_seconds",
         "heartbeat_grace_seconds",
         "max_billable_minutes",
+        "reserve_minutes",
         "required_skills",
     ]
 
@@ -312,9 +284,21 @@ class GigForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        reserve_chosen = cleaned.get("reserve_minutes") is not None
         for name in TIMING_FIELDS:
             if name in cleaned and cleaned[name] is None:
                 cleaned[name] = getattr(self.instance, name)
+        max_billable = cleaned.get("max_billable_minutes")
+        reserve = cleaned.get("reserve_minutes")
+        if (
+            not reserve_chosen
+            and reserve is not None
+            and max_billable is not None
+            and reserve > max_billable
+        ):
+            # Left empty: follow the cap. A reserve chosen above it is refused
+            # by the gig's own validation, with its message on this field.
+            cleaned["reserve_minutes"] = max_billable
         currency = cleaned.get("currency")
         if currency is None:
             return cleaned  # its own error is shown; amounts depend on it

@@ -20,7 +20,7 @@ from frontend.forms.billing import TopUpForm
 from frontend.forms.gigs import add_service_errors, money_format
 from frontend.views.access import brand_view
 from marketplace.errors import PermissionDenied, ValidationFailed
-from payouts import funding
+from payouts import funding, reservations
 from payouts.models import Purpose, TopUp, TopUpStatus
 
 ADMIN_ONLY = (BrandRole.ADMIN,)
@@ -39,6 +39,8 @@ POSTING_KIND_LABELS = {
     funding.TOPUP_POSTING_KIND: "Top-up",
     "work.earning": "Work paid",
     "earning.clawback": "Clawback refund",
+    reservations.RESERVATION_KIND: "Reserved for a task",
+    reservations.RELEASE_KIND: "Reservation released",
     "reversal": "Reversal",
 }
 # How often the "being confirmed" notice asks whether Stripe's webhook has landed.
@@ -76,6 +78,34 @@ def _balance_rows(brand: Brand) -> list[dict[str, str]]:
             "reserved": money_format(balance.reserved_minor, balance.currency),
         }
         for balance in funding.brand_balances(brand=brand)
+    ]
+
+
+def paused_gig_rows(brand: Brand) -> list[dict]:
+    """The banner's rows: each active gig the balance cannot cover one more task
+    of, with the balance and what one task needs, formatted. One query."""
+    return [
+        {
+            "gig": paused.gig,
+            "balance": money_format(paused.balance_minor, paused.currency),
+            "needed": money_format(paused.needed_minor, paused.currency),
+        }
+        for paused in reservations.gigs_paused_for_funds(brand=brand)
+    ]
+
+
+def _spend_rows(brand: Brand) -> list[dict]:
+    return [
+        {
+            "gig_id": spend.gig_id,
+            "title": spend.title,
+            "currency": spend.currency,
+            "tasks": spend.tasks,
+            "earnings": money_format(spend.earnings_minor, spend.currency),
+            "fees": money_format(spend.fees_minor, spend.currency),
+            "total": money_format(spend.total_minor, spend.currency),
+        }
+        for spend in funding.brand_spend_per_gig(brand=brand)
     ]
 
 
@@ -137,6 +167,8 @@ def brand_billing(request: HttpRequest, *, brand: Brand, role: str) -> HttpRespo
         "is_admin": is_admin,
         "form": form,
         "balances": _balance_rows(brand),
+        "paused_gigs": paused_gig_rows(brand),
+        "spend_per_gig": _spend_rows(brand),
         "top_ups": [
             _with_display(top_up) for top_up in funding.topup_list(brand=brand)[:RECENT_TOP_UPS]
         ],

@@ -25,6 +25,7 @@ from frontend.forms.brand import (
     MemberUpdateForm,
 )
 from frontend.views.access import brand_view
+from frontend.views.billing import paused_gig_rows
 from gigs.models import GigStatus, TaskStatus
 from gigs.selectors import OPEN_STATUSES, gig_list, task_list
 from marketplace.errors import GigdeskError, PermissionDenied
@@ -96,6 +97,7 @@ def brand_home(request: HttpRequest, *, brand: Brand, role: str) -> HttpResponse
         "open_task_counts": open_task_counts,
         "open_task_total": sum(c["count"] for c in open_task_counts),
         "recent_tasks": recent_tasks,
+        "paused_gigs": paused_gig_rows(brand),
     }
     return render(request, "brands/brand_home.html", context)
 

@@ -19,10 +19,20 @@ from frontend.views.access import forbidden
 from frontend.views.payout_account import payouts_panel
 from gigs.models import PayModel
 from payouts.earnings import earnings_release_due
-from payouts.models import Earning, EarningStatus
+from payouts.models import Earning, EarningStatus, PayRunLine, PayRunLineStatus
+from payouts.payruns import agent_payout_lines
 from payouts.selectors import agent_balances, agent_earnings
 
 EARNINGS_PER_PAGE = 25
+PAYOUT_LINES_PER_PAGE = 10
+# What the agent reads for each pay run line's state.
+PAYOUT_STATUS_LABELS = {
+    PayRunLineStatus.QUEUED: "Queued",
+    PayRunLineStatus.IN_TRANSIT: "In transit",
+    PayRunLineStatus.PAID: "Paid",
+    PayRunLineStatus.FAILED: "Failed",
+    PayRunLineStatus.CANCELLED: "Cancelled",
+}
 NOT_AN_AGENT = "Earnings are for agent accounts."
 
 
@@ -58,6 +68,19 @@ def _statement_line(earning: Earning) -> StatementLine:
     )
 
 
+def _payout_line(line: PayRunLine) -> dict:
+    return {
+        "date": line.paid_at or line.sent_at or line.created_at,
+        "run_id": line.run_id,
+        "amount": money_format(line.amount_minor, line.currency),
+        "reversed": money_format(line.reversed_minor, line.currency) if line.reversed_minor else "",
+        "status": line.status,
+        "status_label": PAYOUT_STATUS_LABELS.get(line.status, line.status),
+        "transfer_id": line.stripe_transfer_id,
+        "failure_reason": line.failure_reason if line.status == PayRunLineStatus.FAILED else "",
+    }
+
+
 def _filters(request: HttpRequest) -> dict:
     status = request.GET.get("status", "")
     brand = request.GET.get("brand", "")
@@ -85,6 +108,10 @@ def agent_earnings_page(request: HttpRequest) -> HttpResponse:
         .order_by("brand__name")
     )
     query = {k: v for k, v in (("status", filters["status"]), ("brand", filters["brand_id"])) if v}
+    # Only this agent's lines: agent_payout_lines filters by the agent.
+    payouts_page = Paginator(agent_payout_lines(agent), PAYOUT_LINES_PER_PAGE).get_page(
+        request.GET.get("payouts_page")
+    )
     return render(
         request,
         "agent/earnings.html",
@@ -106,6 +133,8 @@ def agent_earnings_page(request: HttpRequest) -> HttpResponse:
             "statuses": EarningStatus.choices,
             "filters": filters,
             "payouts_panel": payouts_panel(agent=agent),
+            "payout_lines": [_payout_line(line) for line in payouts_page],
+            "payouts_page": payouts_page,
         },
     )
 

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from brands.models import Brand, BrandRole
 from frontend.forms.gigs import GigForm, gig_pay_label, money_format
 from frontend.views.access import brand_view
+from frontend.views.billing import paused_gig_rows
 from gigs.filters import GigFilter
 from gigs.models import GigStatus, Task
 from gigs.selectors import OPEN_STATUSES, access_gig, task_list
@@ -18,6 +19,7 @@ from gigs.selectors import gig_list as gig_list_query
 from gigs.services import gig_create as gig_create_service
 from gigs.services import gig_set_status, gig_update
 from marketplace.errors import GigdeskError, ValidationFailed
+from payouts import reservations
 
 ADMIN_ONLY = (BrandRole.ADMIN,)
 GIGS_PER_PAGE = 25
@@ -48,6 +50,7 @@ def gig_list(request: HttpRequest, *, brand: Brand, role: str) -> HttpResponse:
             "page": page,
             "filtered": any(request.GET.get(name) for name in gig_filter.filters),
             "query": query.urlencode(),
+            "paused_gigs": paused_gig_rows(brand),
         },
     )
 
@@ -116,6 +119,9 @@ def gig_detail(request: HttpRequest, *, brand: Brand, role: str, gig_id: int) ->
             "recent_tasks": recent_tasks,
             "open_tasks": open_tasks,
             "statuses": GigStatus,
+            # Only this gig's own row: the banner is about the page's gig.
+            "paused_gigs": [row for row in paused_gig_rows(brand) if row["gig"].pk == gig.pk],
+            "reserve_per_claim": money_format(reservations.claim_cost(gig=gig), gig.currency),
         },
     )
 

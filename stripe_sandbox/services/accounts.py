@@ -235,6 +235,38 @@ def onboarding_complete(op: Operation, *, token: str) -> str:
     return _use(op, link)
 
 
+def accounts_seed_onboarded(op: Operation, *, count: int, country: str) -> list[str]:
+    """``count`` Express accounts that finished onboarding, made directly (no links, no events).
+
+    For benchmarks that pay thousands of agents: the same objects
+    ``account_create`` and ``onboarding_complete`` leave behind.
+    """
+    ids = []
+    for _ in range(count):
+        account = account_create(
+            op,
+            type="express",
+            country=country,
+            email=None,
+            requested_capabilities=["transfers"],
+            metadata={"seeded": "true"},
+        )
+        account.update(
+            business_type="individual",
+            capabilities={name: "active" for name in account["capabilities"]},
+            charges_enabled=True,
+            details_submitted=True,
+            payouts_enabled=True,
+            requirements=_requirements([]),
+            tos_acceptance={"date": now(), "ip": "127.0.0.1", "user_agent": "sandbox seed"},
+        )
+        account["external_accounts"]["data"] = [_test_bank_account(account)]
+        account["external_accounts"]["total_count"] = 1
+        op.tx.save(account)
+        ids.append(account["id"])
+    return ids
+
+
 def onboarding_leave(op: Operation, *, token: str) -> str:
     """The person left without finishing: back to the return_url, nothing submitted."""
     return _use(op, _usable_link(op, token=token))

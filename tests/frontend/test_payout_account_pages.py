@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from payouts import connect
 from payouts.models import PayoutAccount
-from stripe_sandbox.testing import WebhookReceiver, running_sandbox, submit_hosted_form
+from stripe_sandbox.testing import submit_hosted_form
 from tests.marketplace.factories import AgentProfileFactory
 from tests.payouts.connect_helpers import finish_onboarding, sandbox_account_ids
 
@@ -24,31 +24,6 @@ SETUP = "/agent/payouts/setup/"
 RETURN = "/agent/payouts/return/"
 REFRESH = "/agent/payouts/refresh/"
 DASHBOARD = "/agent/payouts/dashboard/"
-
-
-@pytest.fixture(scope="module")
-def stripe_webhooks():
-    with WebhookReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def sandbox_process(tmp_path_factory, stripe_webhooks):
-    with running_sandbox(
-        directory=tmp_path_factory.mktemp("stripe-sandbox"), webhook_url=stripe_webhooks.url
-    ) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(sandbox_process, stripe_webhooks, settings):
-    """The module's sandbox, blank, with the platform pointing at it."""
-    sandbox_process.reset()
-    stripe_webhooks.clear()
-    settings.STRIPE_SECRET_KEY = ""
-    settings.STRIPE_WEBHOOK_SECRET = ""
-    settings.STRIPE_SANDBOX_URL = sandbox_process.url
-    return sandbox_process
 
 
 @pytest.fixture

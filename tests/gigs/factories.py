@@ -2,11 +2,13 @@ import factory
 
 from gigs.models import DispatchMode, Gig, Message, MessageKind, PayModel, Task
 from tests.brands.factories import BrandFactory
+from tests.payouts.factories import brand_fund
 
 
 class GigFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Gig
+        skip_postgeneration_save = True
 
     brand = factory.SubFactory(BrandFactory)
     title = factory.Sequence(lambda n: f"Order support {n}")
@@ -16,6 +18,18 @@ class GigFactory(factory.django.DjangoModelFactory):
     rate_minor = 250
     currency = "EUR"
     dispatch_mode = DispatchMode.OPEN
+    # As gig_create does: the default, never more than a task may bill.
+    reserve_minutes = factory.LazyAttribute(
+        lambda gig: min(15, getattr(gig, "max_billable_minutes", 60))
+    )
+
+    @factory.post_generation
+    def funded(gig, create, extracted, **kwargs):
+        """Dispatch offers a gig's tasks only while its brand's balance covers a
+        claim: every factory gig's brand is funded in the gig's currency
+        (``brand_fund``, a real posting), unless ``funded=False``."""
+        if create and extracted is not False:
+            brand_fund(gig.brand, gig.currency)
 
 
 class TaskFactory(factory.django.DjangoModelFactory):

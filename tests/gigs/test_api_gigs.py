@@ -66,6 +66,7 @@ def test_list_item_has_the_documented_fields(api_client, brand):
         "heartbeat_grace_seconds",
         "lease_seconds",
         "max_billable_minutes",
+        "reserve_minutes",
         "status",
         "created_at",
         "updated_at",

@@ -71,8 +71,8 @@ def test_an_open_task_is_offered_to_its_brands_pool_without_reading_agents(
     task = TaskFactory(gig=GigFactory(brand=brand))
     _received(layer, name)
     # Who sees it is each connection's offer scope; the offer itself only asks
-    # who passed on this task before.
-    with django_assert_num_queries(1):
+    # whether the brand can pay for a claim, and who passed on this task before.
+    with django_assert_num_queries(2):
         task_offer(task)
     [message] = _received(layer, name)
     [item] = message["items"]

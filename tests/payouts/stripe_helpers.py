@@ -20,7 +20,7 @@ from django.test import Client
 from django.urls import reverse
 
 from payouts import funding
-from payouts.models import LedgerAccount, Purpose, TopUp
+from payouts.models import LedgerAccount, Purpose, StripeEvent, TopUp
 from payouts.selectors import balance_mismatches, unbalanced_postings
 from payouts.stripe_api import stripe_client, webhook_secret
 from stripe_sandbox.testing import ReceivedWebhook, WebhookReceiver, pay_checkout
@@ -33,6 +33,11 @@ def post_to_endpoint(client: Client, body: bytes, signature: str | None) -> Http
     return client.post(
         reverse("stripe_webhook"), data=body, content_type="application/json", headers=headers
     )
+
+
+def stored_event(response: HttpResponse) -> StripeEvent:
+    """The event our endpoint stored for a delivery it answered."""
+    return StripeEvent.objects.get(event_id=response.json()["received"])
 
 
 def signed_event(event: dict[str, Any], *, secret: str | None = None, timestamp=None):

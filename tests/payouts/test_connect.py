@@ -14,50 +14,12 @@ from django.utils import timezone
 from marketplace.errors import PermissionDenied
 from marketplace.models import AuditEvent
 from payouts import connect
-from payouts.models import PayoutAccount, StripeEvent, StripeEventStatus
+from payouts.models import PayoutAccount, StripeEventStatus
 from payouts.stripe_api import stripe_client
-from stripe_sandbox.testing import WebhookReceiver, running_sandbox, submit_hosted_form
+from stripe_sandbox.testing import submit_hosted_form
 from tests.marketplace.factories import AgentProfileFactory, AgentUserFactory
 from tests.payouts.connect_helpers import finish_onboarding, sandbox_account_ids
-from tests.payouts.stripe_helpers import post_to_endpoint, signed_event, stripe_event
-
-
-@pytest.fixture(scope="module")
-def stripe_webhooks():
-    with WebhookReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def sandbox_process(tmp_path_factory, stripe_webhooks):
-    with running_sandbox(
-        directory=tmp_path_factory.mktemp("stripe-sandbox"), webhook_url=stripe_webhooks.url
-    ) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(sandbox_process, stripe_webhooks, settings):
-    """The module's sandbox, blank, with the platform pointing at it."""
-    sandbox_process.reset()
-    stripe_webhooks.clear()
-    settings.STRIPE_SECRET_KEY = ""
-    settings.STRIPE_WEBHOOK_SECRET = ""
-    settings.STRIPE_SANDBOX_URL = sandbox_process.url
-    return sandbox_process
-
-
-@pytest.fixture
-def deliver(db, client, django_capture_on_commit_callbacks):
-    """POST a webhook to our endpoint and run the job it queues, as the worker would."""
-
-    def deliver(body: bytes, signature: str) -> StripeEvent:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = post_to_endpoint(client, body, signature)
-        assert response.status_code == 200, response.content
-        return StripeEvent.objects.get(event_id=response.json()["received"])
-
-    return deliver
+from tests.payouts.stripe_helpers import signed_event, stored_event, stripe_event
 
 
 @pytest.fixture
@@ -238,7 +200,7 @@ def test_the_signed_account_updated_webhook_syncs_the_account(
         "account.updated", where=lambda event: event["data"]["object"]["id"] == account_id
     )
 
-    stored = deliver(webhook.body, webhook.signature)
+    stored = stored_event(deliver(webhook.body, webhook.signature))
 
     assert stored.status == StripeEventStatus.PROCESSED
     payout_account = PayoutAccount.objects.get(agent=agent)
@@ -278,7 +240,7 @@ def test_an_older_event_after_a_newer_one_changes_nothing(sandbox, deliver, agen
     older = account_updated_event(before_onboarding, created=started + timedelta(minutes=1))
 
     deliver(*signed_event(newer))
-    stale = deliver(*signed_event(older))
+    stale = stored_event(deliver(*signed_event(older)))
 
     payout_account.refresh_from_db()
     assert payout_account.payouts_enabled is True
@@ -291,7 +253,9 @@ def test_an_older_event_after_a_newer_one_changes_nothing(sandbox, deliver, agen
 def test_an_event_for_an_account_that_is_not_ours_is_ignored(sandbox, deliver):
     account = stripe_client().v1.accounts.create(params={"type": "express"}).to_dict()
 
-    stored = deliver(*signed_event(account_updated_event(account, created=timezone.now())))
+    stored = stored_event(
+        deliver(*signed_event(account_updated_event(account, created=timezone.now())))
+    )
 
     assert stored.status == StripeEventStatus.IGNORED
     assert "no Gigdesk agent's payout account" in stored.last_error

@@ -19,10 +19,11 @@ from payouts.earnings import (
     round_half_up,
 )
 from payouts.models import BrandTerms, Earning, EarningStatus, Entry, LedgerAccount, Purpose
-from payouts.selectors import balance_mismatches
+from payouts.selectors import account_balance, balance_mismatches
 from tests.gigs.factories import GigFactory, TaskFactory
 from tests.gigs.test_eligibility import make_agent
 from tests.gigs.test_work_services import at
+from tests.payouts.factories import TEST_FUNDS_MINOR
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +40,7 @@ def agent(brand):
 
 def balance(purpose, **owner) -> int:
     account = LedgerAccount.objects.filter(purpose=purpose, currency="EUR", **owner).first()
-    return account.balance_minor if account else 0
+    return account_balance(account) if account else 0
 
 
 def resolve(agent, task):
@@ -96,7 +97,10 @@ def test_resolving_a_task_posts_its_earning_once(brand, agent):
         EarningStatus.PENDING,
     )
     assert balance(Purpose.AGENT_PENDING, agent=agent) == 250
-    assert balance(Purpose.BRAND_BALANCE, brand=brand) == -300
+    # The factory funded the brand: the work cost it 300 (its claim's
+    # reservation, settled at exactly that), nothing is left reserved.
+    assert balance(Purpose.BRAND_BALANCE, brand=brand) == TEST_FUNDS_MINOR - 300
+    assert balance(Purpose.BRAND_RESERVED, brand=brand) == 0
     assert balance(Purpose.PLATFORM_REVENUE) == 50
     assert (
         sum(Entry.objects.filter(posting=earning.posting).values_list("amount_minor", flat=True))
@@ -185,7 +189,7 @@ def test_a_clawback_before_the_hold_ends_takes_back_the_pending_earning(brand, a
     )
     assert earning.status == EarningStatus.CLAWED_BACK
     assert balance(Purpose.AGENT_PENDING, agent=agent) == 0
-    assert balance(Purpose.BRAND_BALANCE, brand=brand) == 0
+    assert balance(Purpose.BRAND_BALANCE, brand=brand) == TEST_FUNDS_MINOR  # all given back
     assert balance(Purpose.PLATFORM_REVENUE) == 0
     # A clawed-back earning is never released.
     assert earnings_release_due(now=timezone.now() + timedelta(days=30)) == 0
@@ -200,7 +204,7 @@ def test_a_clawback_after_release_takes_from_the_available_balance(brand, agent,
     earning_clawback(earning=Earning.objects.get(), actor=staff, reason="Chargeback")
     assert balance(Purpose.AGENT_AVAILABLE, agent=agent) == 0
     assert balance(Purpose.AGENT_PENDING, agent=agent) == 0
-    assert balance(Purpose.BRAND_BALANCE, brand=brand) == 0
+    assert balance(Purpose.BRAND_BALANCE, brand=brand) == TEST_FUNDS_MINOR  # all given back
     assert balance_mismatches() == []
 
 

@@ -14,7 +14,7 @@ from marketplace.models import AuditEvent
 from payouts import funding
 from payouts.models import Posting, StripeEvent, StripeEventStatus, TopUp, TopUpStatus
 from payouts.stripe_api import stripe_client
-from stripe_sandbox.testing import WebhookReceiver, pay_checkout, running_sandbox
+from stripe_sandbox.testing import pay_checkout
 from tests.gigs.factories import GigFactory
 from tests.payouts.stripe_helpers import (
     DECLINED_CARD,
@@ -24,49 +24,9 @@ from tests.payouts.stripe_helpers import (
     completed_webhook,
     paid_top_up,
     pay_top_up,
-    post_to_endpoint,
     signed_event,
     stripe_event,
 )
-
-
-@pytest.fixture(scope="module")
-def stripe_webhooks():
-    with WebhookReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def sandbox_process(tmp_path_factory, stripe_webhooks):
-    with running_sandbox(
-        directory=tmp_path_factory.mktemp("stripe-sandbox"), webhook_url=stripe_webhooks.url
-    ) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(sandbox_process, stripe_webhooks, settings):
-    """The module's sandbox, blank, with the platform pointing at it."""
-    sandbox_process.reset()
-    stripe_webhooks.clear()
-    settings.STRIPE_SECRET_KEY = ""
-    settings.STRIPE_WEBHOOK_SECRET = ""
-    settings.STRIPE_SANDBOX_URL = sandbox_process.url
-    return sandbox_process
-
-
-@pytest.fixture
-def deliver(db, client, django_capture_on_commit_callbacks):
-    """POST a webhook to our endpoint and run the job it queues, as the worker would."""
-
-    def deliver(body: bytes, signature: str):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = post_to_endpoint(client, body, signature)
-        assert response.status_code == 200, response.content
-        return response
-
-    return deliver
-
 
 # --- Starting a top-up -------------------------------------------------------------------
 
@@ -359,6 +319,24 @@ def test_an_unpaid_completed_session_credits_nothing(sandbox, deliver, brand, br
     top_up.refresh_from_db()
     assert top_up.status == TopUpStatus.PENDING
     assert not Posting.objects.exists()
+
+
+def test_crediting_a_top_up_twice_posts_once(brand, brand_admin):
+    # The one crediting step the webhook handler and the demo seed share.
+    top_up = TopUp.objects.create(
+        brand=brand, currency="EUR", amount_minor=5_000, created_by=brand_admin
+    )
+
+    first = funding.topup_credit(top_up, memo="Paid", reference="test")
+    second = funding.topup_credit(top_up, memo="Paid", reference="test")
+
+    assert first == second
+    assert Posting.objects.filter(kind=funding.TOPUP_POSTING_KIND).count() == 1
+    assert available_balance(brand) == 5_000
+    top_up.refresh_from_db()
+    assert (top_up.status, top_up.posting) == (TopUpStatus.PAID, first)
+    assert top_up.paid_at is not None
+    assert_ledger_balanced()
 
 
 # --- Expiry and cancelation ----------------------------------------------------------------

@@ -4,12 +4,12 @@ import pytest
 
 from marketplace.errors import Conflict, ValidationFailed
 from payouts.models import Entry, LedgerAccount, Posting, Purpose
-from payouts.selectors import account_balance_from_entries
+from payouts.selectors import account_balance, account_balance_from_entries
 from payouts.services import ledger_account, posting_create
 
 
 def balances(*accounts):
-    return [LedgerAccount.objects.get(pk=a.pk).balance_minor for a in accounts]
+    return [account_balance(LedgerAccount.objects.get(pk=a.pk)) for a in accounts]
 
 
 def topup(brand_balance, clearing, *, key="topup:1", amount=1000, **kwargs):

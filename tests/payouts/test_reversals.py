@@ -3,6 +3,7 @@ import pytest
 from marketplace.errors import Conflict, ValidationFailed
 from marketplace.models import AuditEvent
 from payouts.models import LedgerAccount, Posting
+from payouts.selectors import account_balance
 from payouts.services import posting_create, posting_reverse
 
 
@@ -16,7 +17,7 @@ def earning(brand_balance, agent_pending, revenue):
 
 
 def balance(account):
-    return LedgerAccount.objects.get(pk=account.pk).balance_minor
+    return account_balance(LedgerAccount.objects.get(pk=account.pk))
 
 
 def test_a_reversal_mirrors_every_entry_and_points_at_the_original(earning):

@@ -21,7 +21,6 @@ from payouts.models import Posting, StripeEvent, StripeEventStatus, TopUpStatus
 from payouts.services import ledger_account, posting_create
 from payouts.stripe_api import stripe_client
 from payouts.stripe_events import StripeEventFailed, stripe_event_process, stripe_events_sweep
-from stripe_sandbox.testing import WebhookReceiver, running_sandbox
 from tests.payouts.stripe_helpers import (
     assert_ledger_balanced,
     available_balance,
@@ -34,42 +33,6 @@ from tests.payouts.stripe_helpers import (
 from tests.stripe_sandbox.builders import onboarded_account
 
 FAILING_EVENT_TYPE = "gigdesk.test_failing"
-
-
-@pytest.fixture(scope="module")
-def stripe_webhooks():
-    with WebhookReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def sandbox_process(tmp_path_factory, stripe_webhooks):
-    with running_sandbox(
-        directory=tmp_path_factory.mktemp("stripe-sandbox"), webhook_url=stripe_webhooks.url
-    ) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(sandbox_process, stripe_webhooks, settings):
-    """The module's sandbox, blank, with the platform pointing at it."""
-    sandbox_process.reset()
-    stripe_webhooks.clear()
-    settings.STRIPE_SECRET_KEY = ""
-    settings.STRIPE_WEBHOOK_SECRET = ""
-    settings.STRIPE_SANDBOX_URL = sandbox_process.url
-    return sandbox_process
-
-
-@pytest.fixture
-def deliver(db, client, django_capture_on_commit_callbacks):
-    """POST to our endpoint and run the job it queues, as the worker would."""
-
-    def deliver(body: bytes, signature: str | None):
-        with django_capture_on_commit_callbacks(execute=True):
-            return post_to_endpoint(client, body, signature)
-
-    return deliver
 
 
 @pytest.fixture
@@ -86,7 +49,7 @@ def signed_test_event(db, settings):
 def test_a_missing_signature_is_refused_and_nothing_stored(deliver, signed_test_event):
     body, _ = signed_test_event
 
-    response = deliver(body, None)
+    response = deliver(body, None, expect=400)
 
     assert response.status_code == 400
     assert "Stripe-Signature" in response.json()["error"]["message"]
@@ -100,7 +63,7 @@ def test_a_missing_signature_is_refused_and_nothing_stored(deliver, signed_test_
 def test_a_malformed_signature_is_refused(deliver, signed_test_event, signature):
     body, _ = signed_test_event
 
-    response = deliver(body, signature)
+    response = deliver(body, signature, expect=400)
 
     assert response.status_code == 400
     assert not StripeEvent.objects.exists()
@@ -109,7 +72,7 @@ def test_a_malformed_signature_is_refused(deliver, signed_test_event, signature)
 def test_a_signature_with_another_secret_is_refused(deliver):
     event = stripe_event("customer.created", {"id": "cus_1", "object": "customer"})
 
-    response = deliver(*signed_event(event, secret="whsec_someone_else"))
+    response = deliver(*signed_event(event, secret="whsec_someone_else"), expect=400)
 
     assert response.status_code == 400
     assert not StripeEvent.objects.exists()
@@ -120,7 +83,7 @@ def test_a_body_changed_after_signing_is_refused(deliver, signed_test_event):
     tampered = body.replace(b'"livemode": false', b'"livemode": true')
     assert tampered != body
 
-    response = deliver(tampered, signature)
+    response = deliver(tampered, signature, expect=400)
 
     assert response.status_code == 400
     assert not StripeEvent.objects.exists()
@@ -129,7 +92,7 @@ def test_a_body_changed_after_signing_is_refused(deliver, signed_test_event):
 def test_an_old_signature_is_refused_as_a_replay(deliver):
     event = stripe_event("customer.created", {"id": "cus_1", "object": "customer"})
 
-    response = deliver(*signed_event(event, timestamp=int(time.time()) - 600))
+    response = deliver(*signed_event(event, timestamp=int(time.time()) - 600), expect=400)
 
     assert response.status_code == 400
     assert not StripeEvent.objects.exists()
@@ -138,7 +101,7 @@ def test_an_old_signature_is_refused_as_a_replay(deliver):
 def test_a_signed_body_that_is_no_event_is_refused(deliver):
     body, signature = signed_event({"hello": "world"})
 
-    response = deliver(body, signature)
+    response = deliver(body, signature, expect=400)
 
     assert response.status_code == 400
     assert not StripeEvent.objects.exists()

@@ -49,9 +49,8 @@ from marketplace.models import (
     User,
 )
 from payouts.earnings import earning_post, earnings_release_due
-from payouts.funding import TOPUP_POSTING_KIND, topup_currencies, topup_idempotency_key
-from payouts.models import Purpose, TopUp, TopUpStatus
-from payouts.services import ledger_account, posting_create
+from payouts.funding import topup_credit, topup_currencies
+from payouts.models import TopUp
 
 # What each demo brand has paid in, per currency, before any work.
 DEMO_TOP_UP_MINOR = 2_000_00
@@ -447,6 +446,8 @@ class Command(BaseCommand):
         # Each demo agent's languages and levels, by user id, for ``qualify``.
         self.agent_languages: dict[int, dict[str, str]] = {}
         self.user("staff@gigdesk.demo", "Sasha Staff", AccountType.BRAND, staff=True)
+        # A pay run is approved by someone other than its creator: a second staff member.
+        self.user("approver@gigdesk.demo", "Robin Approver", AccountType.BRAND, staff=True)
         skills = {
             slug: Skill.objects.get_or_create(slug=slug, defaults={"name": name})[0]
             for slug, name in SKILLS.items()
@@ -778,27 +779,7 @@ class Command(BaseCommand):
                 amount_minor=DEMO_TOP_UP_MINOR,
                 created_by=admin,
             )
-            top_up.posting = posting_create(
-                idempotency_key=topup_idempotency_key(top_up),
-                kind=TOPUP_POSTING_KIND,
-                lines=[
-                    (
-                        ledger_account(
-                            purpose=Purpose.BRAND_BALANCE, currency=currency, brand=brand
-                        ),
-                        DEMO_TOP_UP_MINOR,
-                    ),
-                    (
-                        ledger_account(purpose=Purpose.STRIPE_CLEARING, currency=currency),
-                        -DEMO_TOP_UP_MINOR,
-                    ),
-                ],
-                memo=f"Top-up #{top_up.pk} (demo)",
-                reference="demo",
-            )
-            top_up.status = TopUpStatus.PAID
-            top_up.paid_at = timezone.now()
-            top_up.save(update_fields=["posting", "status", "paid_at"])
+            topup_credit(top_up, memo=f"Top-up #{top_up.pk} (demo)", reference="demo")
 
     def print_logins(self) -> None:
         lines = [
@@ -811,6 +792,7 @@ class Command(BaseCommand):
             "  Agent          agent01@gigdesk.demo … agent24@gigdesk.demo",
             "                 (agent01 and agent02 share Acme's open queue: go online as both)",
             "  Platform staff staff@gigdesk.demo   (asks you to set up two-factor first)",
+            "                 approver@gigdesk.demo (approves pay runs staff@ creates)",
             "",
         ]
         self.stdout.write("\n".join(lines))
