@@ -172,3 +172,20 @@ def test_resolution_codes_are_the_brands_own_and_some_tasks_are_rated():
         assert task.brand.resolution_codes.filter(code=task.resolution_code).exists()
     assert resolved.filter(csat_score__isnull=False).count() >= 20
     assert not Task.objects.exclude(status=TaskStatus.RESOLVED).filter(csat_score__isnull=False)
+
+
+@pytest.mark.django_db
+def test_each_brand_is_funded_before_its_seeded_work_is_paid_for():
+    from payouts.models import Entry, Purpose
+
+    seed()
+    for brand in Brand.objects.filter(slug__in=["acme-outdoors", "borealis-telecom", "lumen-home"]):
+        running: dict[str, int] = {}
+        entries = Entry.objects.filter(
+            account__brand=brand, account__purpose=Purpose.BRAND_BALANCE
+        ).order_by("posting_id", "pk")
+        assert entries.exists()
+        for currency, amount in entries.values_list("currency", "amount_minor"):
+            running[currency] = running.get(currency, 0) + amount
+            # The statement a brand admin reads never shows a negative balance.
+            assert running[currency] >= 0, (brand.slug, currency, running[currency])

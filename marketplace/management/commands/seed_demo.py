@@ -473,6 +473,7 @@ class Command(BaseCommand):
             resolution_codes_seed(brand)
             self.canned_replies(brand, spec["canned_replies"])
             pool = self.pool(brand, spec, agents, admin, rng)
+            brand_gigs = []
             for title, language, pay_model, rate, currency, skill_slugs, mode in spec["gigs"]:
                 gig, _ = Gig.objects.get_or_create(
                     brand=brand,
@@ -497,9 +498,13 @@ class Command(BaseCommand):
                 gig_skills = [skills[s] for s in skill_slugs]
                 gig.required_skills.add(*gig_skills)
                 gigs.append(gig)
+                brand_gigs.append((gig, gig_skills))
+            # Money first, as a real brand's would be: its statement then never
+            # dips below zero while the seeded work is paid for.
+            self.fund(brand, admin)
+            for gig, gig_skills in brand_gigs:
                 workers = self.qualify(gig, gig_skills, pool)
                 new_tasks += self.tasks(brand, gig, workers, rng)
-            self.fund(brand, admin)
         return {
             "brands": len(BRANDS),
             "gigs": len(gigs),
