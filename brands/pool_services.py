@@ -112,6 +112,22 @@ def _pool_check_can_apply(membership: PoolMembership, brand: Brand) -> None:
         )
 
 
+def _pool_check_certifications(*, agent: User, brand: Brand) -> None:
+    from assessments.selectors import missing_brand_certifications
+
+    missing = missing_brand_certifications(agent=agent, brand=brand)
+    if missing:
+        names = ", ".join(
+            f"{r.assessment} ({r.min_level} or above)" if r.min_level else f"{r.assessment} (pass)"
+            for r in missing
+        )
+        raise PermissionDenied(
+            f"{brand} requires certifications you do not hold (or that have expired): "
+            f"{names}. Take the assessment, then apply again.",
+            code="pool_certification_required",
+        )
+
+
 def pool_apply(*, agent: User, brand: Brand, note: str = "", request=None) -> PoolMembership:
     """Apply to ``brand``'s pool, or apply again once a rejection's cooldown is over."""
     if not agent.is_agent:
@@ -129,6 +145,7 @@ def pool_apply(*, agent: User, brand: Brand, note: str = "", request=None) -> Po
         )
         previous = None
         if membership is None:
+            _pool_check_certifications(agent=agent, brand=brand)
             try:
                 with transaction.atomic():  # savepoint: a double submit loses the race below
                     membership = PoolMembership.objects.create(
@@ -140,6 +157,7 @@ def pool_apply(*, agent: User, brand: Brand, note: str = "", request=None) -> Po
                 ) from None
         else:
             _pool_check_can_apply(membership, brand)
+            _pool_check_certifications(agent=agent, brand=brand)
             previous = membership.status
             membership.status = PoolStatus.APPLIED
             membership.note = note

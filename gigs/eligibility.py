@@ -38,6 +38,8 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import LessThan
 from django.utils import timezone
 
+from assessments.models import GigCertificationRequirement
+from assessments.selectors import satisfying_certifications
 from brands.models import PoolMembership
 from gigs.models import (
     AgentPresence,
@@ -125,6 +127,20 @@ def _has_required_skills(m: Match):
     return ~Exists(missing)
 
 
+def _holds_required_certifications(m: Match):
+    # No certification the gig requires is missing: for each requirement, a
+    # certification of that assessment, at or above its level ("" = a pass
+    # or any level; CEFR levels sort as strings), unexpired at read time.
+    held = satisfying_certifications(
+        agent_ref=_down(_down(m.agent)),
+        assessment_ref=OuterRef("assessment_id"),
+        min_level_ref=OuterRef("min_level"),
+        at=timezone.now(),
+    )
+    missing = GigCertificationRequirement.objects.filter(gig=_down(m.gig)).exclude(Exists(held))
+    return ~Exists(missing)
+
+
 def _is_online(m: Match):
     # Paused, away and offline agents are all "not online"; so is an agent
     # whose page stopped sending heartbeats (a closed tab, a dropped network).
@@ -176,6 +192,11 @@ RULES: tuple[Rule, ...] = (
         "has_required_skills",
         _has_required_skills,
         "You do not have every skill this gig requires.",
+    ),
+    Rule(
+        "holds_required_certifications",
+        _holds_required_certifications,
+        "You do not hold every certification this gig requires (or one has expired).",
     ),
     Rule("is_online", _is_online, "Go online to claim tasks; you are offline or paused."),
     Rule(

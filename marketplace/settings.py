@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "brands",
     "gigs",
     "payouts",
+    "assessments",
     "stripe_sandbox",
     "frontend",
 ]
