@@ -31,6 +31,10 @@ from marketplace.languages import LANGUAGE_NAMES, CEFRLevel
 
 CHILD_TYPES = (QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE, QuestionType.SHORT_ANSWER)
 MAX_TIME_LIMIT_MINUTES = 24 * 60
+# Bounds the authoring form's rows too: a question the form can show whole is
+# one it can edit without losing a choice or a criterion.
+MAX_CHOICES = 8
+MAX_RUBRIC_CRITERIA = 6
 
 
 def content_hash(data: dict) -> str:
@@ -95,6 +99,9 @@ def _validate_choices(errors: _Errors, item: dict, path: str, *, single: bool) -
     if not isinstance(choices, list) or len(choices) < 2:
         errors.add(where, "At least two choices are required.")
         return
+    if len(choices) > MAX_CHOICES:
+        errors.add(where, f"At most {MAX_CHOICES} choices.")
+        return
     correct = 0
     for index, choice in enumerate(choices):
         cpath = f"{where}[{index}]"
@@ -148,6 +155,9 @@ def _validate_item(errors: _Errors, item: Any, path: str, *, child: bool) -> int
             errors.add(
                 f"{path}.rubric", "A written item needs a rubric with at least one criterion."
             )
+            return 0
+        if len(rubric) > MAX_RUBRIC_CRITERIA:
+            errors.add(f"{path}.rubric", f"At most {MAX_RUBRIC_CRITERIA} criteria.")
             return 0
         total, names = 0, set()
         for index, criterion in enumerate(rubric):

@@ -1,14 +1,17 @@
-"""Writes: the certifications a gig or a brand's pool requires."""
+"""The certifications a gig or a brand's pool requires: setting and removing
+them (audited), and which assessments a brand may require."""
 
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
 
 from assessments.models import (
     Assessment,
     AssessmentKind,
     BrandCertificationRequirement,
     GigCertificationRequirement,
+    VersionStatus,
 )
 from gigs import live
 from marketplace.audit import audit_record
@@ -91,3 +94,61 @@ def brand_certification_require(
             changes={"assessment": assessment.slug, "min_level": level or "pass"},
         )
     return requirement
+
+
+def gig_certification_unrequire(*, actor, gig, assessment: Assessment) -> None:
+    """Stop requiring ``assessment`` for a gig's tasks: agents who lacked only
+    this certification are offered them again."""
+    _require_brand_admin(actor, gig.brand)
+    with transaction.atomic():
+        requirement = (
+            GigCertificationRequirement.objects.select_for_update()
+            .filter(gig=gig, assessment=assessment)
+            .first()
+        )
+        if requirement is None:
+            raise NotFound(f"{gig} does not require {assessment}.")
+        level = requirement.min_level
+        requirement.delete()
+        audit_record(
+            actor=actor,
+            action="gig.certification_unrequired",
+            target=gig,
+            brand=gig.brand,
+            changes={"assessment": assessment.slug, "min_level": level or "pass"},
+        )
+        live.pool_scope_changed(gig.brand_id)
+
+
+def brand_certification_unrequire(*, actor, brand, assessment: Assessment) -> None:
+    """Stop requiring ``assessment`` to apply to ``brand``'s pool. Members
+    already in the pool are not affected either way."""
+    _require_brand_admin(actor, brand)
+    with transaction.atomic():
+        requirement = (
+            BrandCertificationRequirement.objects.select_for_update()
+            .filter(brand=brand, assessment=assessment)
+            .first()
+        )
+        if requirement is None:
+            raise NotFound(f"{brand} does not require {assessment}.")
+        level = requirement.min_level
+        audit_record(
+            actor=actor,
+            action="pool.certification_unrequired",
+            target=requirement,
+            brand=brand,
+            changes={"assessment": assessment.slug, "min_level": level or "pass"},
+        )
+        requirement.delete()
+
+
+def assessments_requirable(*, brand) -> QuerySet[Assessment]:
+    """What ``brand`` may require: platform assessments and its own, each with
+    a published version. Never another brand's."""
+    return (
+        Assessment.objects.filter(Q(brand__isnull=True) | Q(brand=brand))
+        .filter(versions__status=VersionStatus.PUBLISHED)
+        .distinct()
+        .order_by("title", "pk")
+    )

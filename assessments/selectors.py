@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -168,8 +169,9 @@ def attempt_result_for_agent(attempt: Attempt) -> dict[str, Any]:
             ],
             level=attempt.level or None,
             passed=attempt.passed,
+            # A knowledge pass has nothing to retake; a language level can be raised.
             retake_opens_at=None
-            if attempt.passed
+            if attempt.passed and not attempt.assessment.is_language
             else attempt_opens_at(agent=attempt.agent, assessment=attempt.assessment),
         )
     return result
@@ -254,3 +256,123 @@ def certifications_expiring_soon(*, agent, at: datetime | None = None) -> QueryS
     return certifications_for_agent(agent=agent).filter(
         issued_at__lte=at, expires_at__gt=at, expires_at__lte=at + EXPIRY_WARNING
     )
+
+
+# --- the agent's assessment pages ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentAssessmentStatus:
+    """Where ``agent`` stands with one assessment, for the catalogue and detail pages."""
+
+    # The valid certification that lasts longest, if any.
+    certification: Certification | None
+    open_attempt: Attempt | None
+    grading_attempt: Attempt | None
+    # When a new attempt may start (cooldown or cap); None: now, or no attempt can start
+    # while one is open or being graded.
+    opens_at: datetime | None
+    attempts_left: int
+    max_attempts: int
+
+    @property
+    def can_start(self) -> bool:
+        return self.open_attempt is None and self.grading_attempt is None and not self.opens_at
+
+
+def assessments_for_agent_catalogue() -> QuerySet[Assessment]:
+    """Assessments open for attempts, platform ones first, then brands' by brand name;
+    each with ``published`` (its published version) prefetched."""
+    from django.db.models import F, Prefetch
+
+    from assessments.models import AssessmentVersion
+
+    return (
+        assessments_for_agents()
+        .select_related("brand")
+        .prefetch_related(
+            Prefetch(
+                "versions",
+                queryset=AssessmentVersion.objects.filter(status=VersionStatus.PUBLISHED)
+                .order_by("-number")
+                .prefetch_related("sections"),
+                to_attr="published",
+            )
+        )
+        .order_by(F("brand__name").asc(nulls_first=True), "title", "pk")
+    )
+
+
+def agent_assessment_statuses(*, agent, assessments) -> dict[int, AgentAssessmentStatus]:
+    """``agent``'s status for each of ``assessments`` (from
+    ``assessments_for_agent_catalogue``), by assessment id. Open attempts past their
+    deadline are closed first, so no status shows an attempt that cannot go on."""
+    from assessments.services import ATTEMPT_WINDOW, attempt_opens_at
+
+    assessments = list(assessments)
+    ids = [a.pk for a in assessments]
+    now = timezone.now()
+    for stale in Attempt.objects.filter(
+        agent=agent, assessment_id__in=ids, status=AttemptStatus.OPEN, deadline_at__lte=now
+    ):
+        attempt_refresh(stale)
+    certifications: dict[int, Certification] = {}
+    for certification in (
+        Certification.objects.filter(agent=agent, assessment_id__in=ids)
+        .valid_at(now)
+        .order_by("expires_at")
+    ):
+        certifications[certification.assessment_id] = certification  # the latest expiry wins
+    attempts: dict[int, list[Attempt]] = {}
+    for attempt in Attempt.objects.filter(agent=agent, assessment_id__in=ids):
+        attempts.setdefault(attempt.assessment_id, []).append(attempt)
+    statuses = {}
+    for assessment in assessments:
+        version = assessment.published[0] if assessment.published else None
+        mine = attempts.get(assessment.pk, [])
+        cap = version.max_attempts if version else 0
+        recent = sum(1 for a in mine if a.started_at > now - ATTEMPT_WINDOW)
+        statuses[assessment.pk] = AgentAssessmentStatus(
+            certification=certifications.get(assessment.pk),
+            open_attempt=next((a for a in mine if a.status == AttemptStatus.OPEN), None),
+            grading_attempt=next((a for a in mine if a.status == AttemptStatus.GRADING), None),
+            opens_at=attempt_opens_at(agent=agent, assessment=assessment, version=version)
+            if mine and version
+            else None,
+            attempts_left=max(0, cap - recent),
+            max_attempts=cap,
+        )
+    return statuses
+
+
+def agent_attempts_for_assessment(*, agent, assessment: Assessment) -> QuerySet[Attempt]:
+    """The agent's attempts at ``assessment``, newest first."""
+    return Attempt.objects.for_agent(agent).filter(assessment=assessment).select_related("version")
+
+
+@dataclass(frozen=True)
+class RequiredCertification:
+    assessment: Assessment
+    # "" for a pass, or any level of a language assessment.
+    min_level: str
+    held: bool
+    # Whether agents can take it now (it has a published version).
+    open_for_attempts: bool
+
+
+def brand_required_certifications(*, agent, brand) -> list[RequiredCertification]:
+    """The certifications ``brand`` requires to apply to its pool, each marked held
+    (valid now, at the level) or missing for ``agent``."""
+    missing = {r.pk for r in missing_brand_certifications(agent=agent, brand=brand)}
+    takeable = set(assessments_for_agents().values_list("pk", flat=True))
+    return [
+        RequiredCertification(
+            assessment=requirement.assessment,
+            min_level=requirement.min_level,
+            held=requirement.pk not in missing,
+            open_for_attempts=requirement.assessment_id in takeable,
+        )
+        for requirement in BrandCertificationRequirement.objects.filter(brand=brand)
+        .select_related("assessment")
+        .order_by("assessment__title")
+    ]

@@ -39,6 +39,7 @@ from assessments.permissions import can_grade, require_author
 from gigs import live
 from marketplace.audit import audit_record
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from marketplace.models import AgentLanguage, AgentProfile
 
 # The attempt cap counts attempts started within this window: past the cap,
 # the next attempt opens when the oldest counted one leaves it.
@@ -140,19 +141,21 @@ def attempt_opens_at(*, agent, assessment: Assessment, version: AssessmentVersio
     """When ``agent`` may next start ``assessment``: None if now.
 
     Two limits: the cooldown after a failed attempt, and the cap on attempts
-    started within ``ATTEMPT_WINDOW``.
+    started within ``ATTEMPT_WINDOW``. On a language assessment every closed
+    attempt starts the cooldown: a retake to raise one's level waits like one
+    after a fail, or the bank could be learnt by retaking at once.
     """
     version = version or assessment.published_version()
     if version is None:
         return None
     now = timezone.now()
     opens = []
-    last_fail = (
-        Attempt.objects.filter(agent=agent, assessment=assessment, passed=False)
-        .exclude(submitted_at__isnull=True)
-        .order_by("-submitted_at")
-        .first()
+    closed = Attempt.objects.filter(agent=agent, assessment=assessment).exclude(
+        submitted_at__isnull=True
     )
+    if not assessment.is_language:
+        closed = closed.filter(passed=False)
+    last_fail = closed.order_by("-submitted_at").first()
     if last_fail is not None and version.cooldown_days:
         retake = last_fail.submitted_at + timedelta(days=version.cooldown_days)
         if retake > now:
@@ -418,6 +421,8 @@ def _finalise(attempt: Attempt) -> Attempt:
             issued_at=attempt.graded_at,
             expires_at=add_months(attempt.graded_at, version.validity_months),
         )
+        if attempt.assessment.kind == AssessmentKind.LANGUAGE:
+            _profile_language_at_least(attempt.agent, attempt.assessment.language, attempt.level)
         # The certification may open gigs to the agent: their live queue
         # reads its offer scope again (on commit).
         live.agent_scope_changed(attempt.agent_id)
@@ -429,6 +434,24 @@ def _finalise(attempt: Attempt) -> Attempt:
         changes={"score": attempt.score, "level": attempt.level, "passed": attempt.passed},
     )
     return attempt
+
+
+def _profile_language_at_least(agent, language: str, level: str) -> None:
+    """Raise the level the agent declares for ``language`` to a certified one.
+
+    Gigs match on the profile's languages; a certified level is one the
+    platform has checked, so it counts at least that much. A higher declared
+    level stays: the certification gates gigs that require it on its own.
+    """
+    profile = AgentProfile.objects.filter(user=agent).first()
+    if profile is None:
+        return
+    declared = AgentLanguage.objects.filter(profile=profile, language=language).first()
+    if declared is None:
+        AgentLanguage.objects.create(profile=profile, language=language, level=level)
+    elif declared.level < level:  # CEFR levels sort as strings
+        declared.level = level
+        declared.save(update_fields=["level"])
 
 
 def attempt_refresh(attempt: Attempt) -> Attempt:

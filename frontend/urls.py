@@ -277,3 +277,142 @@ urlpatterns += [
         name="staff_payrun_line_reverse",
     ),
 ]
+
+# Agent assessments: the catalogue, taking an attempt and its result
+from frontend.views import assessments as agent_assessment_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "agent/assessments/",
+        agent_assessment_views.agent_assessments,
+        name="agent_assessments",
+    ),
+    path(
+        "agent/assessments/<slug:slug>/",
+        agent_assessment_views.agent_assessment_detail,
+        name="agent_assessment_detail",
+    ),
+    path(
+        "agent/assessments/<slug:slug>/start/",
+        agent_assessment_views.agent_assessment_start,
+        name="agent_assessment_start",
+    ),
+    path(
+        "agent/attempts/<int:attempt_id>/",
+        agent_assessment_views.agent_attempt,
+        name="agent_attempt",
+    ),
+    path(
+        "agent/attempts/<int:attempt_id>/answers/<int:question_id>/",
+        agent_assessment_views.agent_answer_save,
+        name="agent_answer_save",
+    ),
+    path(
+        "agent/attempts/<int:attempt_id>/submit/",
+        agent_assessment_views.agent_attempt_submit,
+        name="agent_attempt_submit",
+    ),
+    path(
+        "agent/attempts/<int:attempt_id>/result/",
+        agent_assessment_views.agent_attempt_result,
+        name="agent_attempt_result",
+    ),
+]
+
+# Assessments: authoring (staff for the platform's, brand admins for their own) and grading
+from frontend.views import assessment_authoring as authoring  # noqa: E402
+from frontend.views import assessment_grading as grading  # noqa: E402
+
+
+def _assessment_paths(prefix: str, route: str) -> list:
+    """The authoring pages under ``route`` (staff/ or brands/<slug>/), named ``prefix_…``."""
+    pages = [
+        ("", "assessment_list"),
+        ("new/", "assessment_create"),
+        ("import/", "assessment_import"),
+        ("<slug:assessment_slug>/", "assessment_detail"),
+        ("<slug:assessment_slug>/settings/", "assessment_settings"),
+        ("<slug:assessment_slug>/publish/", "assessment_publish"),
+        ("<slug:assessment_slug>/versions/<int:number>/export.json", "assessment_export"),
+        ("<slug:assessment_slug>/versions/<int:number>/new-draft/", "assessment_new_draft"),
+        ("<slug:assessment_slug>/sections/new/", "assessment_section_create"),
+        ("<slug:assessment_slug>/sections/<int:section_id>/", "assessment_section_edit"),
+        ("<slug:assessment_slug>/sections/<int:section_id>/delete/", "assessment_section_delete"),
+        ("<slug:assessment_slug>/sections/<int:section_id>/move/", "assessment_section_move"),
+        (
+            "<slug:assessment_slug>/sections/<int:section_id>/questions/new/",
+            "assessment_question_create",
+        ),
+        ("<slug:assessment_slug>/questions/<int:question_id>/", "assessment_question_edit"),
+        (
+            "<slug:assessment_slug>/questions/<int:question_id>/delete/",
+            "assessment_question_delete",
+        ),
+        ("<slug:assessment_slug>/questions/<int:question_id>/move/", "assessment_question_move"),
+    ]
+    return [
+        path(
+            f"{route}assessments/{suffix}",
+            getattr(authoring, f"{prefix}_{name}"),
+            name=f"{prefix}_{name}",
+        )
+        for suffix, name in pages
+    ]
+
+
+urlpatterns += [
+    *_assessment_paths("staff", "staff/"),
+    *_assessment_paths("brand", "brands/<slug:slug>/"),
+    path("staff/grading/", grading.staff_grading_queue, name="staff_grading_queue"),
+    path(
+        "staff/grading/<int:answer_id>/", grading.staff_grading_answer, name="staff_grading_answer"
+    ),
+    path("brands/<slug:slug>/grading/", grading.brand_grading_queue, name="brand_grading_queue"),
+    path(
+        "brands/<slug:slug>/grading/<int:answer_id>/",
+        grading.brand_grading_answer,
+        name="brand_grading_answer",
+    ),
+]
+
+# Required certifications: a gig's, and those to apply to a brand's pool
+from frontend.views import certification_requirements  # noqa: E402
+
+urlpatterns += [
+    path(
+        "brands/<slug:slug>/gigs/<int:gig_id>/certifications/",
+        certification_requirements.gig_certification_add,
+        name="gig_certification_add",
+    ),
+    path(
+        "brands/<slug:slug>/gigs/<int:gig_id>/certifications/<slug:assessment_slug>/remove/",
+        certification_requirements.gig_certification_remove,
+        name="gig_certification_remove",
+    ),
+    path(
+        "brands/<slug:slug>/pool/certifications/",
+        certification_requirements.pool_certification_add,
+        name="pool_certification_add",
+    ),
+    path(
+        "brands/<slug:slug>/pool/certifications/<slug:assessment_slug>/remove/",
+        certification_requirements.pool_certification_remove,
+        name="pool_certification_remove",
+    ),
+]
+
+# Assessment results: staff for any assessment, a brand for its own
+from frontend.views import assessment_results  # noqa: E402
+
+urlpatterns += [
+    path(
+        "staff/assessments/<slug:assessment_slug>/results/",
+        assessment_results.staff_assessment_results,
+        name="staff_assessment_results",
+    ),
+    path(
+        "brands/<slug:slug>/assessments/<slug:assessment_slug>/results/",
+        assessment_results.brand_assessment_results,
+        name="brand_assessment_results",
+    ),
+]

@@ -15,6 +15,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from assessments.selectors import (
+    EXPIRY_WARNING,
+    certifications_expiring_soon,
+    certifications_for_agent,
+)
 from frontend.forms.agent import (
     AVAILABILITY_PREFIX,
     LANGUAGES_PREFIX,
@@ -103,6 +108,20 @@ def _checklist(profile: AgentProfile | None) -> list[ChecklistItem]:
     ]
 
 
+def _certification_rows(user: User) -> list[dict]:
+    """The agent's certifications, newest first, each marked expired or expiring
+    within ``EXPIRY_WARNING``."""
+    now = timezone.now()
+    return [
+        {
+            "certification": certification,
+            "expired": certification.expires_at <= now,
+            "expiring_soon": now < certification.expires_at <= now + EXPIRY_WARNING,
+        }
+        for certification in certifications_for_agent(agent=user).order_by("-issued_at", "-pk")
+    ]
+
+
 def _greeting(profile: AgentProfile | None) -> tuple[str, object]:
     """ "Good morning" in the agent's own time zone, and their local time."""
     tz_name = profile.time_zone if profile else "UTC"
@@ -143,6 +162,11 @@ def agent_home(request: HttpRequest) -> HttpResponse:
             "languages": list(profile.languages.all()) if profile else [],
             "skills": list(profile.skills.all()) if profile else [],
             "availability": list(profile.availability.all()) if profile else [],
+            "expiring_certifications": list(
+                certifications_expiring_soon(agent=user).order_by("expires_at")
+            )
+            if user.is_agent
+            else [],
         },
     )
 
@@ -262,5 +286,6 @@ def agent_profile(request: HttpRequest) -> HttpResponse:
             "languages": languages,
             "availability": availability,
             "profile": profile,
+            "certifications": _certification_rows(user),
         },
     )

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from assessments.selectors import brand_required_certifications
 from brands import pool_services
 from brands.models import Brand, BrandRole, PoolMembership, PoolStatus, PoolTier
 from brands.selectors import (
@@ -345,6 +346,7 @@ def pool_apply(request: HttpRequest, brand_slug: str) -> HttpResponse:
             "gig_count": summary.gig_count if summary else 0,
             "languages": [_LANGUAGE_NAMES.get(c, c) for c in summary.languages] if summary else [],
             "pay_lines": _pay_lines(summary) if summary else [],
+            "required_certifications": brand_required_certifications(agent=user, brand=brand),
         },
     )
 

@@ -7,6 +7,7 @@ from assessments.models import Answer, Attempt, AttemptStatus, Question
 from assessments.selectors import attempt_for_agent, attempt_questions_for_agent
 from assessments.services import (
     answer_save,
+    attempt_opens_at,
     attempt_questions,
     attempt_start,
     attempt_submit,
@@ -227,3 +228,25 @@ def test_a_draft_only_assessment_cannot_be_started(agent, staff):
     draft = assessment_import(knowledge_doc(slug="draft-only"), actor=staff)
     with pytest.raises(NotFound):
         attempt_start(agent=agent, assessment=draft.assessment)
+
+
+def test_a_language_level_waits_the_cooldown_before_a_retake(agent, staff, spanish):
+    # Even a pass: retaking at once to raise the level would let the bank be learnt.
+    with time_machine.travel(START, tick=False) as clock:
+        attempt = attempt_start(agent=agent, assessment=spanish.assessment)
+        answer_everything(agent, attempt, written="")
+        attempt = attempt_submit(agent=agent, attempt_id=attempt.pk)
+        assert attempt.passed is True and attempt.level
+        cooldown = timedelta(days=spanish.cooldown_days)
+        assert attempt_opens_at(agent=agent, assessment=spanish.assessment) == START + cooldown
+        clock.shift(cooldown)
+        assert attempt_opens_at(agent=agent, assessment=spanish.assessment) is None
+
+
+def test_a_knowledge_pass_has_no_cooldown(agent, quiz):
+    with time_machine.travel(START, tick=False):
+        attempt = attempt_start(agent=agent, assessment=quiz.assessment)
+        answer_everything(agent, attempt)
+        attempt = attempt_submit(agent=agent, attempt_id=attempt.pk)
+        assert attempt.passed is True
+        assert attempt_opens_at(agent=agent, assessment=quiz.assessment) is None

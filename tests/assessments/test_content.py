@@ -124,3 +124,20 @@ def test_another_owner_cannot_take_over_a_slug(brand, brand_admin, staff):
     assessment_import(knowledge_doc(), actor=staff)
     with pytest.raises(Conflict):
         assessment_import(knowledge_doc(), actor=brand_admin, brand=brand)
+
+
+def test_a_question_with_more_choices_or_criteria_than_the_editor_shows_is_refused():
+    from assessments.content import MAX_CHOICES, MAX_RUBRIC_CRITERIA, validate_document
+
+    document = language_doc()
+    items = [q for s in document["sections"] for q in s["questions"]]
+    choice_item = next(q for q in items if q["type"] == "single_choice")
+    choice_item["choices"] += [{"text": f"extra {i}", "correct": False} for i in range(MAX_CHOICES)]
+    written = next(q for q in items if q["type"] == "written")
+    written["rubric"] += [
+        {"criterion": f"extra {i}", "max_points": 1, "description": ""}
+        for i in range(MAX_RUBRIC_CRITERIA)
+    ]
+    errors = validate_document(document)
+    assert any(path.endswith(".choices") and "At most" in m for path, m in errors.items())
+    assert any(path.endswith(".rubric") and "At most" in m for path, m in errors.items())

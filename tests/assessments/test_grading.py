@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from assessments.models import Answer, AttemptStatus, Certification, Question
+from assessments.models import Answer, Attempt, AttemptStatus, Certification, Question
 from assessments.selectors import (
     attempt_questions_for_agent,
     attempt_result_for_agent,
@@ -21,6 +21,7 @@ from assessments.services import (
 )
 from brands.models import BrandRole
 from marketplace.errors import Conflict, NotFound, ValidationFailed
+from marketplace.models import AgentLanguage
 from tests.assessments.factories import answer_everything, knowledge_doc, language_doc, published
 from tests.brands.factories import MembershipFactory
 
@@ -290,3 +291,32 @@ def test_another_brand_cannot_see_a_brands_assessment(
     with pytest.raises(NotFound):
         access_assessment(other_admin, slug, brand=other_brand)
     assert list(assessments_for_author(user=other_admin, brand=brand)) == []
+
+
+def _certify(agent, staff, spanish, *, task: int, tone: int):
+    attempt = attempt_start(agent=agent, assessment=spanish.assessment)
+    answer_everything(agent, attempt)
+    attempt_submit(agent=agent, attempt_id=attempt.pk)
+    (pending,) = grading_queue(staff)
+    answer_grade(grader=staff, answer_id=pending.pk, score={"Task": task, "Tone": tone})
+    attempt.refresh_from_db()
+    return attempt
+
+
+def test_a_language_certification_adds_the_language_to_the_profile(agent, staff, spanish):
+    attempt = _certify(agent, staff, spanish, task=3, tone=2)
+    declared = AgentLanguage.objects.get(profile__user=agent, language=spanish.assessment.language)
+    assert declared.level == attempt.level == "C1"
+
+
+def test_a_certified_level_raises_a_lower_declared_one_but_never_lowers(agent, staff, spanish):
+    language = spanish.assessment.language
+    profile = agent.agent_profile
+    AgentLanguage.objects.create(profile=profile, language=language, level="A2")
+    _certify(agent, staff, spanish, task=0, tone=0)  # B1
+    assert AgentLanguage.objects.get(profile=profile, language=language).level == "B1"
+    AgentLanguage.objects.filter(profile=profile, language=language).update(level="C2")
+    Attempt.objects.filter(agent=agent).update(submitted_at=START)  # the cooldown is over
+    Certification.objects.filter(agent=agent).delete()
+    _certify(agent, staff, spanish, task=3, tone=2)  # C1
+    assert AgentLanguage.objects.get(profile=profile, language=language).level == "C2"

@@ -5,6 +5,14 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.utils import timezone
 
+from assessments.models import (
+    Answer,
+    Assessment,
+    Attempt,
+    BrandCertificationRequirement,
+    Certification,
+    GigCertificationRequirement,
+)
 from brands.models import Brand, BrandMembership, PoolMembership, PoolStatus
 from gigs.dispatch import presence_set
 from gigs.eligibility import eligible_agents_for_gig, eligible_agents_for_task
@@ -57,6 +65,12 @@ def test_running_twice_duplicates_nothing():
         WorkRecord,
         ResolutionCode,
         CannedReply,
+        Assessment,
+        Attempt,
+        Answer,
+        Certification,
+        BrandCertificationRequirement,
+        GigCertificationRequirement,
     )
     counts = [m.objects.count() for m in models]
     seed()
@@ -189,3 +203,70 @@ def test_each_brand_is_funded_before_its_seeded_work_is_paid_for():
             running[currency] = running.get(currency, 0) + amount
             # The statement a brand admin reads never shows a negative balance.
             assert running[currency] >= 0, (brand.slug, currency, running[currency])
+
+
+# --- Assessments: requirements, and the certified agents behind them -----------------
+
+
+@pytest.mark.django_db
+def test_borealis_requires_written_spanish_at_b2_for_its_pool_and_its_spanish_gig():
+    seed()
+    pool_rule = BrandCertificationRequirement.objects.get(brand__slug="borealis-telecom")
+    gig_rule = GigCertificationRequirement.objects.get(gig__title="Facturación y tarifas (ES)")
+    for rule in (pool_rule, gig_rule):
+        assert (rule.assessment.slug, rule.min_level) == ("spanish-written", "B2")
+    assert gig_rule.gig.min_language_level == "B2"
+    # Acme's own product assessment is Acme's, and its German gig requires a pass.
+    acme_rule = GigCertificationRequirement.objects.get(gig__title="Gear advice, live chat (DE)")
+    assert acme_rule.assessment.brand.slug == "acme-outdoors"
+    assert acme_rule.min_level == ""
+
+
+@pytest.mark.django_db
+def test_certified_spanish_speakers_still_work_borealis_spanish_gig():
+    from assessments.models import AttemptStatus
+
+    seed()
+    gig = Gig.objects.get(title="Facturación y tarifas (ES)")
+    speakers = [
+        m.agent
+        for m in PoolMembership.objects.filter(brand=gig.brand, status=PoolStatus.APPROVED)
+        if m.agent.agent_profile.languages.filter(language="es", level__gte="B2").exists()
+    ]
+    assert len(speakers) >= 3
+    for agent in speakers:
+        presence_set(agent=agent, status=PresenceStatus.ONLINE)
+    eligible = set(eligible_agents_for_gig(gig))
+    assert eligible
+    for agent in eligible:
+        certification = Certification.objects.get(agent=agent, assessment__slug="spanish-written")
+        assert certification.level >= "B2"
+        # A real graded attempt is behind it, at the same score and level.
+        attempt = certification.attempt
+        assert attempt.status == AttemptStatus.GRADED
+        assert (attempt.score, attempt.level) == (certification.score, certification.level)
+        assert attempt.answers.exists()
+        assert not attempt.answers.filter(needs_grading=True).exists()
+        assert sum(s["points"] for s in attempt.section_scores) == attempt.score_points
+
+
+@pytest.mark.django_db
+def test_assessment_history_has_passes_fails_a_retake_date_and_written_answers_to_grade():
+    from assessments.models import AttemptStatus
+    from assessments.selectors import attempt_result_for_agent, grading_queue
+
+    seed()
+    finished = Attempt.objects.filter(
+        assessment__slug__in=["english-written", "support-fundamentals"],
+        status=AttemptStatus.GRADED,
+    )
+    assert finished.filter(passed=True).count() >= 3
+    assert finished.filter(passed=False).count() >= 2
+    assert len(set(finished.values_list("score", flat=True))) >= 5
+    staff = User.objects.get(email="staff@gigdesk.demo")
+    assert grading_queue(staff).count() >= 1
+
+    failed = Attempt.objects.get(agent=_agent(5), assessment__slug="spanish-written")
+    result = attempt_result_for_agent(failed)
+    assert result["passed"] is False
+    assert result["retake_opens_at"] > timezone.now()

@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from assessments.models import Attempt
 from brands.models import Brand, BrandMembership, BrandRole, PoolMembership, PoolStatus, PoolTier
 from gigs.dispatch import session_billable_ms
 from gigs.models import (
@@ -40,6 +41,7 @@ from gigs.models import (
 )
 from gigs.services import DEFAULT_RESOLUTION_CODES, resolution_codes_seed
 from marketplace.languages import CEFRLevel
+from marketplace.management.demo_assessments import seed_assessments
 from marketplace.models import (
     AccountType,
     AgentLanguage,
@@ -360,6 +362,10 @@ AGENT_REPLIES = {
     "de": "Danke für Ihre Nachricht! Ich schaue mir das gleich an.",
 }
 
+# Gigs whose language minimum is not the default (C1, or B2 for English):
+# Borealis' Spanish billing gig takes agents certified at B2 in written Spanish.
+GIG_MIN_LANGUAGE_LEVELS = {"Facturación y tarifas (ES)": CEFRLevel.B2}
+
 TASKS_PER_GIG = 28
 # The first tasks of each gig wait in the queue, arrived in the last hour or so.
 QUEUED_PER_GIG = 5
@@ -412,7 +418,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(
                     "Demo world ready: {brands} brands, {gigs} gigs, {agents} agents, "
-                    "{tasks} tasks ({new_tasks} new).".format(**counts)
+                    "{tasks} tasks ({new_tasks} new), {attempts} assessment attempts "
+                    "({new_attempts} new).".format(**counts)
                 )
             )
         self.print_logins()
@@ -445,7 +452,7 @@ class Command(BaseCommand):
         rng = random.Random(2026)
         # Each demo agent's languages and levels, by user id, for ``qualify``.
         self.agent_languages: dict[int, dict[str, str]] = {}
-        self.user("staff@gigdesk.demo", "Sasha Staff", AccountType.BRAND, staff=True)
+        staff = self.user("staff@gigdesk.demo", "Sasha Staff", AccountType.BRAND, staff=True)
         # A pay run is approved by someone other than its creator: a second staff member.
         self.user("approver@gigdesk.demo", "Robin Approver", AccountType.BRAND, staff=True)
         skills = {
@@ -483,7 +490,9 @@ class Command(BaseCommand):
                         "accurately and fast. Escalate anything about legal threats or "
                         "safety to the in-house team.",
                         "language": language,
-                        "min_language_level": CEFRLevel.C1 if language != "en" else CEFRLevel.B2,
+                        "min_language_level": GIG_MIN_LANGUAGE_LEVELS.get(
+                            title, CEFRLevel.C1 if language != "en" else CEFRLevel.B2
+                        ),
                         "pay_model": pay_model,
                         "rate_minor": rate,
                         "currency": currency,
@@ -505,12 +514,19 @@ class Command(BaseCommand):
             for gig, gig_skills in brand_gigs:
                 workers = self.qualify(gig, gig_skills, pool)
                 new_tasks += self.tasks(brand, gig, workers, rng)
+        # Once every brand exists (Acme owns one of them): the assessments,
+        # the certifications brands require, and the attempts behind them.
+        new_attempts = seed_assessments(
+            staff=staff, agents=agents, agent_languages=self.agent_languages
+        )
         return {
             "brands": len(BRANDS),
             "gigs": len(gigs),
             "agents": len(agents),
             "tasks": Task.objects.filter(brand__slug__in=[b["slug"] for b in BRANDS]).count(),
             "new_tasks": new_tasks,
+            "attempts": Attempt.objects.count(),
+            "new_attempts": new_attempts,
         }
 
     def agent(self, n: int, spec, skills: dict[str, Skill], rng: random.Random) -> User:
@@ -795,9 +811,11 @@ class Command(BaseCommand):
             "  QA reviewer    qa@acme.demo",
             "  Viewer         viewer@acme.demo",
             "  Agent          agent01@gigdesk.demo … agent24@gigdesk.demo",
-            "                 (agent01 and agent02 share Acme's open queue: go online as both)",
+            "                 (agent01 and agent02 share Acme's open queue: go online as both;",
+            "                 agent05 may retake the Spanish assessment only after its cooldown)",
             "  Platform staff staff@gigdesk.demo   (asks you to set up two-factor first)",
             "                 approver@gigdesk.demo (approves pay runs staff@ creates)",
+            "                 (written assessment answers wait in staff@'s grading queue)",
             "",
         ]
         self.stdout.write("\n".join(lines))
