@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "gigs",
     "payouts",
     "assessments",
+    "qa",
     "stripe_sandbox",
     "frontend",
 ]

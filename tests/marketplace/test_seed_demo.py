@@ -3,6 +3,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import TestCase
 from django.utils import timezone
 
 from assessments.models import (
@@ -41,17 +42,6 @@ def seed(*args) -> str:
 
 
 @pytest.mark.django_db
-def test_demo_world_is_believable():
-    seed()
-    assert Brand.objects.count() >= 2
-    assert AgentProfile.objects.filter(languages__isnull=False).distinct().count() >= 20
-    assert Task.objects.count() >= 200
-    assert set(Gig.objects.values_list("pay_model", flat=True)) == set(PayModel.values)
-    assert Gig.objects.values("language").distinct().count() >= 3
-    assert Message.objects.values("task").distinct().count() == Task.objects.count()
-
-
-@pytest.mark.django_db
 def test_running_twice_duplicates_nothing():
     seed()
     models = (
@@ -84,189 +74,180 @@ def test_if_empty_leaves_an_existing_database_alone(brand):
     assert Task.objects.count() == 0
 
 
-@pytest.mark.django_db
-def test_printed_logins_work():
-    output = seed()
-    assert "admin@acme.demo" in output
-    assert authenticate(email="admin@acme.demo", password="gigdesk-demo") is not None
-
-
-# --- Dispatch: agents can start working the moment they go online ---------------------
-
-
 def _agent(n: int) -> User:
     return User.objects.get(email=f"agent{n:02d}@gigdesk.demo")
 
 
-@pytest.mark.django_db
-def test_agent01_and_agent02_see_the_same_open_acme_task():
-    seed()
-    agent01, agent02 = _agent(1), _agent(2)
-    presence_set(agent=agent01, status=PresenceStatus.ONLINE)
-    presence_set(agent=agent02, status=PresenceStatus.ONLINE)
+class DemoWorldTests(TestCase):
+    """What the seeded world holds, read from one seed (seeding takes seconds;
+    every test reads the same world, each in its own rolled-back transaction)."""
 
-    shared = [
-        task
-        for task in Task.objects.filter(
-            brand__slug="acme-outdoors",
-            status=TaskStatus.QUEUED,
-            gig__dispatch_mode=DispatchMode.OPEN,
-        ).select_related("gig")
-        if {agent01, agent02} <= set(eligible_agents_for_task(task))
-    ]
+    @classmethod
+    def setUpTestData(cls):
+        from huey.contrib.djhuey import HUEY
 
-    assert shared
+        # Function-scoped fixtures (immediate jobs) have not run yet at class setup.
+        previous, HUEY.immediate = HUEY.immediate, True
+        try:
+            cls.output = seed()
+        finally:
+            HUEY.immediate = previous
 
+    def test_demo_world_is_believable(self):
+        assert Brand.objects.count() >= 2
+        assert AgentProfile.objects.filter(languages__isnull=False).distinct().count() >= 20
+        assert Task.objects.count() >= 200
+        assert set(Gig.objects.values_list("pay_model", flat=True)) == set(PayModel.values)
+        assert Gig.objects.values("language").distinct().count() >= 3
+        assert Message.objects.values("task").distinct().count() == Task.objects.count()
 
-@pytest.mark.django_db
-def test_agent01_and_agent02_are_approved_in_acmes_pool():
-    seed()
-    approved = PoolMembership.objects.filter(
-        brand__slug="acme-outdoors", status=PoolStatus.APPROVED
-    ).values_list("agent__email", flat=True)
-    assert {"agent01@gigdesk.demo", "agent02@gigdesk.demo"} <= set(approved)
+    def test_printed_logins_work(self):
+        output = self.output
+        assert "admin@acme.demo" in output
+        assert authenticate(email="admin@acme.demo", password="gigdesk-demo") is not None
 
+    def test_agent01_and_agent02_see_the_same_open_acme_task(self):
+        agent01, agent02 = _agent(1), _agent(2)
+        presence_set(agent=agent01, status=PresenceStatus.ONLINE)
+        presence_set(agent=agent02, status=PresenceStatus.ONLINE)
 
-@pytest.mark.django_db
-def test_every_brand_has_an_open_and_a_directed_gig_that_pool_agents_qualify_for():
-    seed()
-    # Everyone approved in some pool comes online.
-    for membership in PoolMembership.objects.filter(status=PoolStatus.APPROVED):
-        AgentPresence.objects.update_or_create(
-            agent=membership.agent,
-            defaults={"status": PresenceStatus.ONLINE, "last_heartbeat_at": timezone.now()},
+        shared = [
+            task
+            for task in Task.objects.filter(
+                brand__slug="acme-outdoors",
+                status=TaskStatus.QUEUED,
+                gig__dispatch_mode=DispatchMode.OPEN,
+            ).select_related("gig")
+            if {agent01, agent02} <= set(eligible_agents_for_task(task))
+        ]
+
+        assert shared
+
+    def test_agent01_and_agent02_are_approved_in_acmes_pool(self):
+        approved = PoolMembership.objects.filter(
+            brand__slug="acme-outdoors", status=PoolStatus.APPROVED
+        ).values_list("agent__email", flat=True)
+        assert {"agent01@gigdesk.demo", "agent02@gigdesk.demo"} <= set(approved)
+
+    def test_every_brand_has_an_open_and_a_directed_gig_that_pool_agents_qualify_for(self):
+        # Everyone approved in some pool comes online.
+        for membership in PoolMembership.objects.filter(status=PoolStatus.APPROVED):
+            AgentPresence.objects.update_or_create(
+                agent=membership.agent,
+                defaults={"status": PresenceStatus.ONLINE, "last_heartbeat_at": timezone.now()},
+            )
+        for brand in Brand.objects.all():
+            workable = {
+                gig.dispatch_mode
+                for gig in brand.gigs.all()
+                if eligible_agents_for_gig(gig).exists()
+            }
+            assert workable == {DispatchMode.OPEN, DispatchMode.DIRECTED}, brand.slug
+
+    def test_every_gig_has_tasks_waiting(self):
+        for gig in Gig.objects.all():
+            assert gig.tasks.filter(status=TaskStatus.QUEUED).count() >= 3, gig.title
+
+    def test_every_brand_has_resolution_codes_and_canned_replies(self):
+        for brand in Brand.objects.all():
+            assert brand.resolution_codes.count() == len(DEFAULT_RESOLUTION_CODES)
+            assert 3 <= brand.canned_replies.count() <= 4
+
+    def test_worked_tasks_have_one_finished_session_and_a_matching_work_record(self):
+        worked = Task.objects.filter(status__in=[TaskStatus.RESOLVED, TaskStatus.ESCALATED])
+        assert worked.exists()
+        assert WorkSession.objects.filter(ended_at__isnull=True).count() == 0
+        assert WorkRecord.objects.count() == worked.count()
+        for record in WorkRecord.objects.select_related("task", "session", "gig"):
+            task = record.task
+            assert record.outcome == task.status
+            assert record.agent_id == task.holder_id == record.session.agent_id
+            assert record.resolution_code == task.resolution_code
+            assert record.ended_at == task.closed_at <= timezone.now()
+            assert 0 < record.billable_seconds <= record.gig.max_billable_minutes * 60
+            # The agent worked the task for its brand: approved in that brand's pool.
+            assert PoolMembership.objects.filter(
+                brand=task.brand_id, agent=record.agent_id, status=PoolStatus.APPROVED
+            ).exists()
+
+    def test_resolution_codes_are_the_brands_own_and_some_tasks_are_rated(self):
+        resolved = Task.objects.filter(status=TaskStatus.RESOLVED)
+        for task in resolved:
+            assert task.brand.resolution_codes.filter(code=task.resolution_code).exists()
+        assert resolved.filter(csat_score__isnull=False).count() >= 20
+        assert not Task.objects.exclude(status=TaskStatus.RESOLVED).filter(csat_score__isnull=False)
+
+    def test_each_brand_is_funded_before_its_seeded_work_is_paid_for(self):
+        from payouts.models import Entry, Purpose
+
+        for brand in Brand.objects.filter(
+            slug__in=["acme-outdoors", "borealis-telecom", "lumen-home"]
+        ):
+            running: dict[str, int] = {}
+            entries = Entry.objects.filter(
+                account__brand=brand, account__purpose=Purpose.BRAND_BALANCE
+            ).order_by("posting_id", "pk")
+            assert entries.exists()
+            for currency, amount in entries.values_list("currency", "amount_minor"):
+                running[currency] = running.get(currency, 0) + amount
+                # The statement a brand admin reads never shows a negative balance.
+                assert running[currency] >= 0, (brand.slug, currency, running[currency])
+
+    def test_borealis_requires_written_spanish_at_b2_for_its_pool_and_its_spanish_gig(self):
+        pool_rule = BrandCertificationRequirement.objects.get(brand__slug="borealis-telecom")
+        gig_rule = GigCertificationRequirement.objects.get(gig__title="Facturación y tarifas (ES)")
+        for rule in (pool_rule, gig_rule):
+            assert (rule.assessment.slug, rule.min_level) == ("spanish-written", "B2")
+        assert gig_rule.gig.min_language_level == "B2"
+        # Acme's own product assessment is Acme's, and its German gig requires a pass.
+        acme_rule = GigCertificationRequirement.objects.get(
+            gig__title="Gear advice, live chat (DE)"
         )
-    for brand in Brand.objects.all():
-        workable = {
-            gig.dispatch_mode for gig in brand.gigs.all() if eligible_agents_for_gig(gig).exists()
-        }
-        assert workable == {DispatchMode.OPEN, DispatchMode.DIRECTED}, brand.slug
+        assert acme_rule.assessment.brand.slug == "acme-outdoors"
+        assert acme_rule.min_level == ""
 
+    def test_certified_spanish_speakers_still_work_borealis_spanish_gig(self):
+        from assessments.models import AttemptStatus
 
-@pytest.mark.django_db
-def test_every_gig_has_tasks_waiting():
-    seed()
-    for gig in Gig.objects.all():
-        assert gig.tasks.filter(status=TaskStatus.QUEUED).count() >= 3, gig.title
+        gig = Gig.objects.get(title="Facturación y tarifas (ES)")
+        speakers = [
+            m.agent
+            for m in PoolMembership.objects.filter(brand=gig.brand, status=PoolStatus.APPROVED)
+            if m.agent.agent_profile.languages.filter(language="es", level__gte="B2").exists()
+        ]
+        assert len(speakers) >= 3
+        for agent in speakers:
+            presence_set(agent=agent, status=PresenceStatus.ONLINE)
+        eligible = set(eligible_agents_for_gig(gig))
+        assert eligible
+        for agent in eligible:
+            certification = Certification.objects.get(
+                agent=agent, assessment__slug="spanish-written"
+            )
+            assert certification.level >= "B2"
+            # A real graded attempt is behind it, at the same score and level.
+            attempt = certification.attempt
+            assert attempt.status == AttemptStatus.GRADED
+            assert (attempt.score, attempt.level) == (certification.score, certification.level)
+            assert attempt.answers.exists()
+            assert not attempt.answers.filter(needs_grading=True).exists()
+            assert sum(s["points"] for s in attempt.section_scores) == attempt.score_points
 
+    def test_assessment_history_has_passes_fails_a_retake_date_and_written_answers_to_grade(self):
+        from assessments.models import AttemptStatus
+        from assessments.selectors import attempt_result_for_agent, grading_queue
 
-@pytest.mark.django_db
-def test_every_brand_has_resolution_codes_and_canned_replies():
-    seed()
-    for brand in Brand.objects.all():
-        assert brand.resolution_codes.count() == len(DEFAULT_RESOLUTION_CODES)
-        assert 3 <= brand.canned_replies.count() <= 4
+        finished = Attempt.objects.filter(
+            assessment__slug__in=["english-written", "support-fundamentals"],
+            status=AttemptStatus.GRADED,
+        )
+        assert finished.filter(passed=True).count() >= 3
+        assert finished.filter(passed=False).count() >= 2
+        assert len(set(finished.values_list("score", flat=True))) >= 5
+        staff = User.objects.get(email="staff@gigdesk.demo")
+        assert grading_queue(staff).count() >= 1
 
-
-@pytest.mark.django_db
-def test_worked_tasks_have_one_finished_session_and_a_matching_work_record():
-    seed()
-    worked = Task.objects.filter(status__in=[TaskStatus.RESOLVED, TaskStatus.ESCALATED])
-    assert worked.exists()
-    assert WorkSession.objects.filter(ended_at__isnull=True).count() == 0
-    assert WorkRecord.objects.count() == worked.count()
-    for record in WorkRecord.objects.select_related("task", "session", "gig"):
-        task = record.task
-        assert record.outcome == task.status
-        assert record.agent_id == task.holder_id == record.session.agent_id
-        assert record.resolution_code == task.resolution_code
-        assert record.ended_at == task.closed_at <= timezone.now()
-        assert 0 < record.billable_seconds <= record.gig.max_billable_minutes * 60
-        # The agent worked the task for its brand: approved in that brand's pool.
-        assert PoolMembership.objects.filter(
-            brand=task.brand_id, agent=record.agent_id, status=PoolStatus.APPROVED
-        ).exists()
-
-
-@pytest.mark.django_db
-def test_resolution_codes_are_the_brands_own_and_some_tasks_are_rated():
-    seed()
-    resolved = Task.objects.filter(status=TaskStatus.RESOLVED)
-    for task in resolved:
-        assert task.brand.resolution_codes.filter(code=task.resolution_code).exists()
-    assert resolved.filter(csat_score__isnull=False).count() >= 20
-    assert not Task.objects.exclude(status=TaskStatus.RESOLVED).filter(csat_score__isnull=False)
-
-
-@pytest.mark.django_db
-def test_each_brand_is_funded_before_its_seeded_work_is_paid_for():
-    from payouts.models import Entry, Purpose
-
-    seed()
-    for brand in Brand.objects.filter(slug__in=["acme-outdoors", "borealis-telecom", "lumen-home"]):
-        running: dict[str, int] = {}
-        entries = Entry.objects.filter(
-            account__brand=brand, account__purpose=Purpose.BRAND_BALANCE
-        ).order_by("posting_id", "pk")
-        assert entries.exists()
-        for currency, amount in entries.values_list("currency", "amount_minor"):
-            running[currency] = running.get(currency, 0) + amount
-            # The statement a brand admin reads never shows a negative balance.
-            assert running[currency] >= 0, (brand.slug, currency, running[currency])
-
-
-# --- Assessments: requirements, and the certified agents behind them -----------------
-
-
-@pytest.mark.django_db
-def test_borealis_requires_written_spanish_at_b2_for_its_pool_and_its_spanish_gig():
-    seed()
-    pool_rule = BrandCertificationRequirement.objects.get(brand__slug="borealis-telecom")
-    gig_rule = GigCertificationRequirement.objects.get(gig__title="Facturación y tarifas (ES)")
-    for rule in (pool_rule, gig_rule):
-        assert (rule.assessment.slug, rule.min_level) == ("spanish-written", "B2")
-    assert gig_rule.gig.min_language_level == "B2"
-    # Acme's own product assessment is Acme's, and its German gig requires a pass.
-    acme_rule = GigCertificationRequirement.objects.get(gig__title="Gear advice, live chat (DE)")
-    assert acme_rule.assessment.brand.slug == "acme-outdoors"
-    assert acme_rule.min_level == ""
-
-
-@pytest.mark.django_db
-def test_certified_spanish_speakers_still_work_borealis_spanish_gig():
-    from assessments.models import AttemptStatus
-
-    seed()
-    gig = Gig.objects.get(title="Facturación y tarifas (ES)")
-    speakers = [
-        m.agent
-        for m in PoolMembership.objects.filter(brand=gig.brand, status=PoolStatus.APPROVED)
-        if m.agent.agent_profile.languages.filter(language="es", level__gte="B2").exists()
-    ]
-    assert len(speakers) >= 3
-    for agent in speakers:
-        presence_set(agent=agent, status=PresenceStatus.ONLINE)
-    eligible = set(eligible_agents_for_gig(gig))
-    assert eligible
-    for agent in eligible:
-        certification = Certification.objects.get(agent=agent, assessment__slug="spanish-written")
-        assert certification.level >= "B2"
-        # A real graded attempt is behind it, at the same score and level.
-        attempt = certification.attempt
-        assert attempt.status == AttemptStatus.GRADED
-        assert (attempt.score, attempt.level) == (certification.score, certification.level)
-        assert attempt.answers.exists()
-        assert not attempt.answers.filter(needs_grading=True).exists()
-        assert sum(s["points"] for s in attempt.section_scores) == attempt.score_points
-
-
-@pytest.mark.django_db
-def test_assessment_history_has_passes_fails_a_retake_date_and_written_answers_to_grade():
-    from assessments.models import AttemptStatus
-    from assessments.selectors import attempt_result_for_agent, grading_queue
-
-    seed()
-    finished = Attempt.objects.filter(
-        assessment__slug__in=["english-written", "support-fundamentals"],
-        status=AttemptStatus.GRADED,
-    )
-    assert finished.filter(passed=True).count() >= 3
-    assert finished.filter(passed=False).count() >= 2
-    assert len(set(finished.values_list("score", flat=True))) >= 5
-    staff = User.objects.get(email="staff@gigdesk.demo")
-    assert grading_queue(staff).count() >= 1
-
-    failed = Attempt.objects.get(agent=_agent(5), assessment__slug="spanish-written")
-    result = attempt_result_for_agent(failed)
-    assert result["passed"] is False
-    assert result["retake_opens_at"] > timezone.now()
+        failed = Attempt.objects.get(agent=_agent(5), assessment__slug="spanish-written")
+        result = attempt_result_for_agent(failed)
+        assert result["passed"] is False
+        assert result["retake_opens_at"] > timezone.now()
