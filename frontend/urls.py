@@ -416,3 +416,78 @@ urlpatterns += [
         name="brand_assessment_results",
     ),
 ]
+
+# QA scorecards (staff: the platform's, brand: its own) and gig and brand QA settings
+from frontend.views import qa_scorecards  # noqa: E402
+
+
+def _qa_scorecard_paths(prefix: str, route: str) -> list:
+    pages = [
+        ("", "qa_scorecard_list"),
+        ("new/", "qa_scorecard_create"),
+        ("<int:scorecard_id>/", "qa_scorecard_detail"),
+        ("<int:scorecard_id>/settings/", "qa_scorecard_settings"),
+        ("<int:scorecard_id>/categories/new/", "qa_scorecard_category_create"),
+        ("<int:scorecard_id>/categories/<int:category_id>/", "qa_scorecard_category_edit"),
+        (
+            "<int:scorecard_id>/categories/<int:category_id>/delete/",
+            "qa_scorecard_category_delete",
+        ),
+        ("<int:scorecard_id>/categories/<int:category_id>/move/", "qa_scorecard_category_move"),
+        ("<int:scorecard_id>/publish/", "qa_scorecard_publish"),
+        ("<int:scorecard_id>/new-draft/", "qa_scorecard_new_draft"),
+    ]
+    return [
+        path(
+            f"{route}qa/scorecards/{suffix}",
+            getattr(qa_scorecards, f"{prefix}_{name}"),
+            name=f"{prefix}_{name}",
+        )
+        for suffix, name in pages
+    ]
+
+
+urlpatterns += [
+    *_qa_scorecard_paths("staff", "staff/"),
+    *_qa_scorecard_paths("brand", "brands/<slug:slug>/"),
+    path(
+        "brands/<slug:slug>/gigs/<int:gig_id>/qa/",
+        qa_scorecards.gig_qa_settings_page,
+        name="gig_qa_settings",
+    ),
+    path(
+        "brands/<slug:slug>/qa/settings/",
+        qa_scorecards.brand_qa_settings_page,
+        name="brand_qa_settings",
+    ),
+]
+
+# QA reviews: the review queue, the review page, disputes, and the agent's own QA
+from frontend.views import qa_reviews  # noqa: E402
+
+
+def _qa_review_paths(prefix: str, root: str) -> list:
+    pages = [
+        ("qa/queue/", "queue"),
+        ("qa/assignments/<int:assignment_id>/take/", "take"),
+        ("qa/reviews/<int:assignment_id>/", "review"),
+        ("qa/reviews/<int:assignment_id>/preview/", "review_preview"),
+        ("qa/disputes/", "disputes"),
+        ("qa/disputes/<int:dispute_id>/", "dispute"),
+    ]
+    return [
+        path(
+            f"{root}{suffix}",
+            getattr(qa_reviews, f"{prefix}_qa_{name}"),
+            name=f"{prefix}_qa_{name}",
+        )
+        for suffix, name in pages
+    ]
+
+
+urlpatterns += [
+    *_qa_review_paths("staff", "staff/"),
+    *_qa_review_paths("brand", "brands/<slug:slug>/"),
+    path("agent/qa/", qa_reviews.agent_qa, name="agent_qa"),
+    path("agent/qa/reviews/<int:review_id>/", qa_reviews.agent_qa_review, name="agent_qa_review"),
+]

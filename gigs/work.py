@@ -126,6 +126,9 @@ def task_resolve(*, agent: User, task_id: int, resolution_code: str, note: str =
             },
         )
         task_event(task, "task.resolved")
+        from qa.tasks import qa_task_closed_job  # lazily: qa imports gigs
+
+        transaction.on_commit(lambda: qa_task_closed_job(task.pk))
     offer_waiting_directed_task(agent, timezone.now())
     return task
 
@@ -160,6 +163,9 @@ def task_escalate(*, agent: User, task_id: int, reason: str) -> Task:
             changes={"status": [TaskStatus.CLAIMED, TaskStatus.ESCALATED]},
         )
         task_event(task, "task.escalated")
+        from qa.tasks import qa_task_closed_job  # lazily: qa imports gigs
+
+        transaction.on_commit(lambda: qa_task_closed_job(task.pk))
     offer_waiting_directed_task(agent, timezone.now())
     return task
 
@@ -237,6 +243,9 @@ def task_rate(*, task: Task, score, comment: str = "") -> Task:
                 return task
             raise Conflict("This task has already been rated.", code="already_rated")
         task.csat_score, task.csat_comment, task.csat_at = score, comment, now
+        from qa.tasks import qa_task_rated_job  # lazily: qa imports gigs
+
+        transaction.on_commit(lambda: qa_task_rated_job(task.pk))
         live.publish(
             {"type": "task.rated", "task_id": task.pk, "score": score},
             topics=[

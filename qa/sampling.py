@@ -16,7 +16,8 @@ REASON_RANDOM = "random"
 REASON_LOW_CSAT = "low_csat"
 REASON_ESCALATION = "escalation"
 REASON_NEW_AGENT = "new_agent"
-REASON_WEEKLY_MINIMUM = "weekly_minimum"
+# Named after ``qa.models.SamplingReason.WEEKLY_TOPUP``: a weekly top-up assignment.
+REASON_WEEKLY_TOPUP = "weekly_topup"
 # The order reasons are listed in wherever they show.
 REASONS = (REASON_RANDOM, REASON_LOW_CSAT, REASON_ESCALATION, REASON_NEW_AGENT)
 

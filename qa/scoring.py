@@ -202,9 +202,10 @@ def compute_score(
 
     N/A (None) categories are skipped. A critical category rated below the
     middle of its scale (v < ½) makes the score 0.0. When nothing is rated or
-    the rated weights sum to 0, the score is None and counts nowhere. Raises ``RatingsInvalid`` (a ValueError) when a rating is
-    outside its scale, missing, N/A where not allowed, or for an unknown
-    category.
+    the rated weights sum to 0, the score is None and counts nowhere.
+
+    Raises ``RatingsInvalid`` (a ValueError) when a rating is outside its
+    scale, missing, N/A where not allowed, or for an unknown category.
     """
     return _score(_values(categories, ratings, partial=False))
 
