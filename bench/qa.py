@@ -11,8 +11,14 @@
 
 Each set is timed several times in this process and the best and median
 rounds are reported (the best is the least disturbed by other work on the
-machine). No database and no server: these are the functions every review
-page, sampler run and tier job calls. Ends with one line of JSON.
+machine). No database and no server for these: they are the functions every
+review page, sampler run and tier job calls.
+
+- ``dashboard_queries``: the queries one load of the QA dashboards and the
+  CSV export makes at 10 and at 1,000 reviews, on a throwaway SQLite
+  database migrated in a temporary folder; the count must not grow.
+
+Ends with one line of JSON.
 See docs/performance.md.
 """
 
@@ -27,6 +33,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -215,14 +222,210 @@ def measure_sampling(rounds: int) -> dict[str, Any]:
 
 
 # --- Dashboard query counts --------------------------------------------------------------
-# The issue also asks for the number of queries the agent and reviewer dashboards
-# make at 10 and at 1,000 reviews (it must not grow with the count). Those pages come
-# in a later slice, which measures them here against a database the benchmark owns
-# (as bench.ledger does) and adds them under the JSON key "dashboard_queries". Until
-# then the key is absent and the JSON line's notes say so: no figure is estimated.
-DASHBOARD_QUERIES_NOT_MEASURED = (
-    "dashboard_queries: not measured yet; the QA dashboards are not built in this slice"
-)
+# The issue also asks for the number of queries the QA dashboards make at 10 and at 1,000
+# reviews: it must not grow with the count. Measured against a throwaway SQLite database
+# the benchmark owns (migrated in a temporary folder, deleted after), through the test
+# client, as a logged-in brand admin and a staff member would load the pages.
+DASHBOARD_REVIEW_COUNTS = (10, 1_000)
+DASHBOARD_AGENTS = 40
+DASHBOARD_REVIEWERS = 6
+DASHBOARD_GIGS = 4
+
+
+def _dashboard_world() -> dict[str, Any]:
+    """A brand with a published scorecard, gigs, agents and reviewers, and a staff user."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    from brands.models import Brand, BrandMembership, BrandRole
+    from gigs.models import Gig, PayModel
+    from marketplace.models import AccountType, User
+    from qa.scorecards import scorecard_category_add, scorecard_create, scorecard_publish
+
+    brand = Brand.objects.create(name="Bench Outdoors", slug="bench-outdoors")
+    admin = User.objects.create_user(email="admin@bench.test", full_name="Bench Admin")
+    BrandMembership.objects.create(brand=brand, user=admin, role=BrandRole.ADMIN)
+    reviewers = []
+    for number in range(DASHBOARD_REVIEWERS):
+        reviewer = User.objects.create_user(
+            email=f"reviewer{number}@bench.test", full_name=f"Reviewer {number}"
+        )
+        BrandMembership.objects.create(brand=brand, user=reviewer, role=BrandRole.QA_REVIEWER)
+        reviewers.append(reviewer)
+    agents = User.objects.bulk_create(
+        [
+            User(
+                email=f"agent{n}@bench.test", full_name=f"Agent {n}", account_type=AccountType.AGENT
+            )
+            for n in range(DASHBOARD_AGENTS)
+        ]
+    )
+    gigs = [
+        Gig.objects.create(
+            brand=brand,
+            title=f"Bench gig {n}",
+            language="en",
+            pay_model=PayModel.PER_RESOLUTION,
+            rate_minor=250,
+            currency="EUR",
+        )
+        for n in range(DASHBOARD_GIGS)
+    ]
+    scorecard = scorecard_create(actor=admin, brand=brand, name="Bench card")
+    version = scorecard.draft_version()
+    for order, spec in enumerate(CARDS[0]):
+        scorecard_category_add(
+            actor=admin,
+            version=version,
+            key=spec.key.replace("_", "-"),
+            name=f"Category {order + 1}",
+            scale=spec.scale,
+            weight=spec.weight,
+            critical=spec.critical,
+            allow_na=spec.allow_na,
+        )
+    version = scorecard_publish(actor=admin, version=version)
+    staff = User.objects.create_user(email="staff@bench.test", is_staff=True)
+    TOTP.activate(staff, generate_totp_secret())
+    return {
+        "brand": brand,
+        "admin": admin,
+        "staff": staff,
+        "reviewers": reviewers,
+        "agents": agents,
+        "gigs": gigs,
+        "version": version,
+    }
+
+
+def _add_dashboard_reviews(world: dict[str, Any], count: int, chooser: random.Random) -> None:
+    """``count`` submitted reviews spread over 12 weeks, agents, gigs and reviewers."""
+    from django.utils import timezone
+
+    from gigs.models import Task, TaskStatus
+    from qa.models import AssignmentStatus, Review, ReviewAssignment, ReviewStatus
+
+    version = world["version"]
+    specs = version.category_specs()
+    now = timezone.now()
+    start = Task.objects.count()
+    tasks = Task.objects.bulk_create(
+        [
+            Task(
+                gig=chooser.choice(world["gigs"]),
+                brand=world["brand"],
+                subject=f"Bench task {start + n}",
+                language="en",
+                customer_reference=f"bench-{start + n}",
+                status=TaskStatus.RESOLVED,
+                holder=chooser.choice(world["agents"]),
+                resolved_at=now,
+                closed_at=now,
+            )
+            for n in range(count)
+        ]
+    )
+    assignments, reviews = [], []
+    for task in tasks:
+        submitted_at = now - timedelta(hours=chooser.randint(0, 12 * 7 * 24 - 1))
+        reviewer = chooser.choice(world["reviewers"])
+        assignments.append(
+            ReviewAssignment(
+                task=task,
+                brand=world["brand"],
+                gig=task.gig,
+                agent=task.holder,
+                reviewer=reviewer,
+                due_at=submitted_at + timedelta(hours=chooser.randint(-6, 24)),
+                status=AssignmentStatus.SUBMITTED,
+                submitted_at=submitted_at,
+            )
+        )
+    assignments = ReviewAssignment.objects.bulk_create(assignments)
+    for assignment in assignments:
+        ratings: dict[str, int | None] = {}
+        for category in specs:
+            low, high = scale_bounds(category.scale)
+            if category.allow_na and chooser.random() < 0.3:
+                ratings[category.key] = None
+            else:
+                ratings[category.key] = chooser.randint(low, high)
+        score = compute_score(specs, ratings)
+        reviews.append(
+            Review(
+                assignment=assignment,
+                task=assignment.task,
+                brand=assignment.brand,
+                gig=assignment.gig,
+                agent=assignment.agent,
+                reviewer=assignment.reviewer,
+                scorecard_version=version,
+                status=ReviewStatus.SUBMITTED,
+                ratings=ratings,
+                score=score,
+                passed=score is not None and score >= version.pass_mark,
+                submitted_at=assignment.submitted_at,
+            )
+        )
+    Review.objects.bulk_create(reviews)
+
+
+def _count_queries(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+        if response.streaming:
+            b"".join(response.streaming_content)
+    if response.status_code != 200:
+        raise RuntimeError(f"{url} answered {response.status_code}")
+    return len(queries)
+
+
+def measure_dashboard_queries() -> dict[str, Any]:
+    """Queries per page load at each of ``DASHBOARD_REVIEW_COUNTS`` reviews."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-qa-") as data_dir:
+        os.environ["GIGDESK_DATA_DIR"] = data_dir
+        os.environ.pop("DATABASE_URL", None)
+        os.environ["REDIS_URL"] = ""
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.test import Client
+        from django.urls import reverse
+
+        call_command("migrate", verbosity=0)
+        world = _dashboard_world()
+        brand_client, staff_client = Client(), Client()
+        brand_client.force_login(world["admin"])
+        staff_client.force_login(world["staff"])
+        slug = world["brand"].slug
+        pages = {
+            "brand_dashboard": (brand_client, reverse("frontend:brand_qa_dashboard", args=[slug])),
+            "staff_dashboard": (staff_client, reverse("frontend:staff_qa_dashboard")),
+            "brand_export_csv": (brand_client, reverse("frontend:brand_qa_export", args=[slug])),
+        }
+        chooser = random.Random(SEED + ".dashboards")
+        figures: dict[str, dict[str, int]] = {name: {} for name in pages}
+        added = 0
+        for count in DASHBOARD_REVIEW_COUNTS:
+            _add_dashboard_reviews(world, count - added, chooser)
+            added = count
+            for name, (client, url) in pages.items():
+                # The first load warms per-process caches (content types, sessions).
+                _count_queries(client, url)
+                figures[name][str(count)] = _count_queries(client, url)
+        return {
+            "database": "sqlite (throwaway, migrated in a temporary folder)",
+            "agents": DASHBOARD_AGENTS,
+            "reviewers": DASHBOARD_REVIEWERS,
+            "gigs": DASHBOARD_GIGS,
+            "queries": figures,
+        }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,7 +471,13 @@ def main(argv: list[str] | None = None) -> int:
             f"(expected {low:.0%}–{high:.0%})"
         )
 
-    report["notes"] = [DASHBOARD_QUERIES_NOT_MEASURED]
+    dashboard = measure_dashboard_queries()
+    report["dashboard_queries"] = dashboard
+    for name, by_count in dashboard["queries"].items():
+        shown = ", ".join(f"{count} reviews: {queries}" for count, queries in by_count.items())
+        print(f"{name} queries per load: {shown}", flush=True)
+        if len(set(by_count.values())) != 1:
+            failures.append(f"{name} makes more queries with more reviews ({shown})")
     report["elapsed_s"] = round(time.monotonic() - started, 1)
     report["failures"] = failures
     for failure in failures:

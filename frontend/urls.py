@@ -491,3 +491,59 @@ urlpatterns += [
     path("agent/qa/", qa_reviews.agent_qa, name="agent_qa"),
     path("agent/qa/reviews/<int:review_id>/", qa_reviews.agent_qa_review, name="agent_qa_review"),
 ]
+
+# QA calibration: staff sessions, blind scoring by invited reviewers, gold and alignment
+from frontend.views import qa_calibration  # noqa: E402
+
+urlpatterns += [
+    path(
+        "staff/qa/calibration/",
+        qa_calibration.staff_qa_calibration_list,
+        name="staff_qa_calibration_list",
+    ),
+    path(
+        "staff/qa/calibration/new/",
+        qa_calibration.staff_qa_calibration_create,
+        name="staff_qa_calibration_create",
+    ),
+    path(
+        "staff/qa/calibration/<int:session_id>/",
+        qa_calibration.staff_qa_calibration_detail,
+        name="staff_qa_calibration_detail",
+    ),
+    path(
+        "staff/qa/calibration/<int:session_id>/close/",
+        qa_calibration.staff_qa_calibration_close,
+        name="staff_qa_calibration_close",
+    ),
+    path(
+        "staff/qa/calibration/<int:session_id>/gold/",
+        qa_calibration.staff_qa_calibration_gold,
+        name="staff_qa_calibration_gold",
+    ),
+    path(
+        "staff/qa/reviewers/<int:user_id>/",
+        qa_calibration.staff_qa_reviewer,
+        name="staff_qa_reviewer",
+    ),
+    path("qa/calibration/", qa_calibration.qa_calibration_invites, name="qa_calibration_invites"),
+    path(
+        "qa/calibration/<int:session_id>/",
+        qa_calibration.qa_calibration_session,
+        name="qa_calibration_session",
+    ),
+]
+
+# QA dashboards and the QA CSV export
+from frontend.views import qa_dashboards  # noqa: E402
+
+urlpatterns += [
+    path("staff/qa/dashboard/", qa_dashboards.staff_qa_dashboard, name="staff_qa_dashboard"),
+    path("staff/qa/export.csv", qa_dashboards.staff_qa_export, name="staff_qa_export"),
+    path(
+        "brands/<slug:slug>/qa/dashboard/",
+        qa_dashboards.brand_qa_dashboard,
+        name="brand_qa_dashboard",
+    ),
+    path("brands/<slug:slug>/qa/export.csv", qa_dashboards.brand_qa_export, name="brand_qa_export"),
+]

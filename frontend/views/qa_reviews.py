@@ -164,12 +164,13 @@ def _message_rows(task) -> list[Message]:
     )
 
 
-def _findings_by_category(task) -> tuple[dict[str, list], list]:
-    """AutoQA findings beside their category; those without one are listed apart."""
+def _findings_by_category(task, category_keys) -> tuple[dict[str, list], list]:
+    """AutoQA findings beside their category; those whose hint names no category
+    of this scorecard (or none at all) are listed apart, never dropped."""
     by_category: dict[str, list] = {}
     unplaced = []
     for finding in AutoQAFinding.objects.filter(task=task).order_by("id"):
-        if finding.category_hint:
+        if finding.category_hint in category_keys:
             by_category.setdefault(finding.category_hint, []).append(finding)
         else:
             unplaced.append(finding)
@@ -289,7 +290,10 @@ def _review_page(
     pinned = submitted or draft
     version = pinned.scorecard_version if pinned else gig_scorecard_version(assignment.gig)
     categories = list(version.categories.all()) if version else []
-    findings, unplaced_findings = _findings_by_category(assignment.task)
+    findings, unplaced_findings = _findings_by_category(
+        assignment.task,
+        {category.key for category in categories},
+    )
     context = {
         "scope": scope,
         "brand": scope.brand,

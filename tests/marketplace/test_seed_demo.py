@@ -251,3 +251,117 @@ class DemoWorldTests(TestCase):
         result = attempt_result_for_agent(failed)
         assert result["passed"] is False
         assert result["retake_opens_at"] > timezone.now()
+
+    # --- QA ------------------------------------------------------------------------
+
+    def test_acme_scores_on_the_worked_example_scorecard(self):
+        from qa.models import Scorecard
+
+        scorecard = Scorecard.objects.get(brand__slug="acme-outdoors", name="Acme support quality")
+        version = scorecard.published_version()
+        assert version is not None
+        assert version.pass_mark == 80
+        categories = [
+            (c.name, c.scale, c.weight, c.critical, c.allow_na) for c in version.categories.all()
+        ]
+        assert categories == [
+            ("Greeting", "binary", 1, False, False),
+            ("Understanding", "5", 3, False, False),
+            ("Solution", "4", 4, False, False),
+            ("Tone", "3", 2, False, False),
+            ("Data protection", "binary", 1, True, False),
+            ("Upsell", "binary", 2, False, True),
+        ]
+        for gig in Gig.objects.filter(brand__slug="acme-outdoors"):
+            assert gig.qa_settings.scorecard == scorecard, gig.title
+
+    def test_a_draft_scorecard_waits_to_be_published_and_the_platform_has_a_default(self):
+        from qa.models import Scorecard
+
+        draft = Scorecard.objects.get(brand__slug="acme-outdoors", name="Acme chat quality (draft)")
+        assert draft.published_version() is None
+        assert draft.draft_version().categories.count() == 2
+        default = Scorecard.objects.get(is_default=True)
+        assert default.brand is None
+        assert default.published_version() is not None
+
+    def test_the_example_task_waits_unassigned_with_autoqa_findings_and_a_leak(self):
+        from qa.models import AssignmentStatus, SamplingReason
+
+        task = Task.objects.get(subject="Example: double charge on order 58213")
+        assert task.brand.slug == "acme-outdoors"
+        assert task.holder == _agent(1)
+        assert task.status == TaskStatus.RESOLVED
+        assignment = task.qa_assignment
+        assert assignment.status == AssignmentStatus.OPEN
+        assert assignment.reviewer is None
+        assert SamplingReason.AUTOQA_LEAK in assignment.reasons
+        kinds = set(task.autoqa_findings.values_list("kind", flat=True))
+        assert task.autoqa_findings.filter(leak=True, category_hint="data_protection").exists()
+        assert "closing_missing" in kinds
+
+    def test_the_second_reviewer_scores_the_worked_example_at_72(self):
+        from decimal import Decimal
+
+        from qa.services import assignment_assign, review_preview
+
+        reviewer = authenticate(email="qa2@acme.demo", password="gigdesk-demo")
+        assert reviewer is not None
+        assignment = Task.objects.get(subject="Example: double charge on order 58213").qa_assignment
+        assignment = assignment_assign(actor=reviewer, assignment=assignment, reviewer=reviewer)
+        ratings = {
+            "greeting": 1,
+            "understanding": 4,
+            "solution": 3,
+            "tone": 2,
+            "data_protection": 1,
+            "upsell": None,
+        }
+        preview = review_preview(reviewer=reviewer, assignment=assignment, ratings=ratings)
+        assert preview.score == Decimal("72.0")
+        assert preview.passed is False
+
+    def test_the_queue_holds_tasks_for_several_reasons_one_of_them_overdue(self):
+        from qa.models import ReviewAssignment, SamplingReason
+        from qa.selectors import review_queue
+
+        reviewer = User.objects.get(email="qa@acme.demo")
+        queue = list(review_queue(user=reviewer))
+        reasons = {reason for assignment in queue for reason in assignment.reasons}
+        assert {
+            SamplingReason.ESCALATION,
+            SamplingReason.LOW_CSAT,
+            SamplingReason.NEW_AGENT,
+            SamplingReason.AUTOQA_LEAK,
+        } <= reasons
+        assert sum(assignment.overdue for assignment in queue) == 1
+        assert not ReviewAssignment.objects.exclude(brand__slug="acme-outdoors").exists()
+
+    def test_acme_has_a_review_history_with_a_critical_fail_and_hidden_reviewers(self):
+        from qa.models import Review, ReviewStatus
+        from qa.selectors import reviewer_display
+
+        reviews = Review.objects.filter(brand__slug="acme-outdoors", status=ReviewStatus.SUBMITTED)
+        assert reviews.count() >= 5
+        assert reviews.filter(critical_fail=True, score=0).exists()
+        assert len(set(reviews.values_list("score", flat=True))) >= 5
+        assert reviews.filter(submitted_at__lt=timezone.now() - timezone.timedelta(days=14))
+        review = reviews.filter(agent=_agent(1)).first()
+        assert reviewer_display(review=review, viewer=_agent(1)) == "QA reviewer"
+        assert reviewer_display(review=review, viewer=review.reviewer) == "Jonas Keller"
+
+    def test_the_tier_job_promotes_agent02_and_gives_agent04_a_reason(self):
+        from qa.tiers import tier_job, tier_review
+
+        agent02, agent04 = _agent(2), _agent(4)
+        result = tier_job()
+
+        promoted = [change for change in result.changes if change.agent == agent02]
+        assert len(promoted) == 1
+        assert promoted[0].to_tier == promoted[0].from_tier + 1
+        assert promoted[0].reason.startswith("Promoted: QA ")
+        assert "10 reviews" in promoted[0].reason
+        membership = PoolMembership.objects.get(brand__slug="acme-outdoors", agent=agent04)
+        moved = [change for change in result.changes if change.agent == agent04]
+        reason = moved[0].reason if moved else tier_review(membership).decision.reason
+        assert "below 75" in reason

@@ -42,6 +42,7 @@ from gigs.models import (
 from gigs.services import DEFAULT_RESOLUTION_CODES, resolution_codes_seed
 from marketplace.languages import CEFRLevel
 from marketplace.management.demo_assessments import seed_assessments
+from marketplace.management.demo_qa import seed_qa
 from marketplace.models import (
     AccountType,
     AgentLanguage,
@@ -519,6 +520,8 @@ class Command(BaseCommand):
         new_attempts = seed_assessments(
             staff=staff, agents=agents, agent_languages=self.agent_languages
         )
+        # Acme's scorecards, reviewers, review queue and review history.
+        seed_qa(staff=staff, agents=agents, make_user=self.user, work=self.work)
         return {
             "brands": len(BRANDS),
             "gigs": len(gigs),
@@ -808,7 +811,7 @@ class Command(BaseCommand):
             f"Demo logins (password for all: {DEMO_PASSWORD})",
             "  Brand admin    admin@acme.demo      (Acme Outdoors)",
             "  Brand admin    admin@borealis.demo  (Borealis Telecom)",
-            "  QA reviewer    qa@acme.demo",
+            "  QA reviewer    qa@acme.demo, qa2@acme.demo (second reviewer, for disputes)",
             "  Viewer         viewer@acme.demo",
             "  Agent          agent01@gigdesk.demo … agent24@gigdesk.demo",
             "                 (agent01 and agent02 share Acme's open queue: go online as both;",
