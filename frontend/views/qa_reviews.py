@@ -24,13 +24,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from brands.models import Brand
+from brands.models import Brand, PoolStatus
 from frontend.forms.qa_reviews import category_rows, rating_text, scorecard_input
 from frontend.views.access import brand_view, forbidden
 from frontend.views.access import staff_view as staff_only
 from frontend.views.assessments import agent_view
 from gigs.models import Gig, Message
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from qa.feeds import agent_gig_eligibility
 from qa.models import (
     AutoQAFinding,
     Dispute,
@@ -559,6 +560,16 @@ def agent_qa(request: HttpRequest) -> HttpResponse:
         {"review": review, "reviewer": reviewer_display(review=review, viewer=agent)}
         for review in page
     ]
+    # Gigs of the agent's pools that set a minimum QA score, and where they stand.
+    gated = (
+        Gig.objects.filter(
+            brand__pool_memberships__agent=agent,
+            brand__pool_memberships__status=PoolStatus.APPROVED,
+            qa_settings__min_qa_score__isnull=False,
+        )
+        .select_related("brand", "qa_settings")
+        .order_by("brand__name", "title")
+    )
     return render(
         request,
         "qa/reviews/agent_qa.html",
@@ -568,6 +579,7 @@ def agent_qa(request: HttpRequest) -> HttpResponse:
             "per_gig": [{**row, "line": score_line(row["score"])} for row in per_gig],
             "page": page,
             "rows": rows,
+            "minimums": agent_gig_eligibility(agent, list(gated)),
         },
     )
 

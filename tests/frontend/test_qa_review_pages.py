@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from brands.models import BrandRole
+from brands.models import BrandRole, PoolMembership, PoolStatus
 from gigs.models import Message, MessageKind
 from qa.models import AssignmentStatus, AutoQAFinding, Dispute, Review, ReviewStatus
 from qa.scorecards import brand_qa_settings_update, gig_qa_settings_update
@@ -429,3 +429,30 @@ def test_staff_open_any_brands_review_and_dispute(dispute, review):
     assert review_page.status_code == 200 and "Score 72.0" in review_page.content.decode()
     assert reverse("frontend:staff_qa_dispute", args=[dispute.pk]) in disputes
     assert dispute_page.status_code == 200 and REASON in dispute_page.content.decode()
+
+
+def test_the_agent_sees_which_gigs_their_qa_score_keeps_them_off(
+    version, agent, reviewer, brand, brand_admin, gig
+):
+    PoolMembership.objects.create(brand=brand, agent=agent, status=PoolStatus.APPROVED)
+    gig_qa_settings_update(actor=brand_admin, gig=gig, min_qa_score=75)
+    for number in range(5):  # five reviews: no longer provisional
+        task = closed_task(gig=gig, agent=agent, subject=f"Order {number}")
+        assignment = assignment_create_for_task(task=task, reasons=["random"])
+        assignment_assign(actor=reviewer, assignment=assignment, reviewer=reviewer)
+        review_submit(reviewer=reviewer, assignment=assignment, ratings=EXAMPLE_RATINGS)
+
+    page = client_for(agent).get(reverse("frontend:agent_qa")).content.decode()
+
+    assert "Gigs with a minimum QA score" in page
+    assert gig.title in page
+    assert "QA 72.0 &lt; 75 (5 reviews, 30 d)" in page
+
+
+def test_a_provisional_score_meets_the_minimum(review, agent, brand, brand_admin, gig):
+    PoolMembership.objects.create(brand=brand, agent=agent, status=PoolStatus.APPROVED)
+    gig_qa_settings_update(actor=brand_admin, gig=gig, min_qa_score=75)
+
+    page = client_for(agent).get(reverse("frontend:agent_qa")).content.decode()
+
+    assert "Meets it" in page and "&lt; 75" not in page
