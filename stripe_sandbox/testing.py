@@ -219,6 +219,24 @@ class SandboxProcess:
         """The latest deliveries, newest first: event, status, attempts, last answer."""
         return self._control("GET", "webhook_deliveries")["data"]
 
+    def wait_for_delivery(self, event_id: str, status: str, *, timeout: float = 10.0) -> dict:
+        """The delivery of ``event_id`` once it has ``status``.
+
+        The sandbox records an attempt's outcome after the receiver has
+        answered, so a test that has just seen the webhook arrive may read the
+        delivery a moment before its status changes.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            delivery = next(
+                (d for d in self.webhook_deliveries() if d["event_id"] == event_id), None
+            )
+            if delivery is not None and delivery["status"] == status:
+                return delivery
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"Delivery of {event_id} is {delivery}, not {status}")
+            time.sleep(0.05)
+
 
 @contextlib.contextmanager
 def running_sandbox(
