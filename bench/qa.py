@@ -276,7 +276,7 @@ def _dashboard_world() -> dict[str, Any]:
         scorecard_category_add(
             actor=admin,
             version=version,
-            key=spec.key.replace("_", "-"),
+            key=spec.key,
             name=f"Category {order + 1}",
             scale=spec.scale,
             weight=spec.weight,

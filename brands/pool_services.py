@@ -272,6 +272,14 @@ def _pool_locked_invitation(membership: PoolMembership, agent: User) -> PoolMemb
     return locked
 
 
+def _qa_standing_follows(agent_id: int) -> None:
+    # A new pool may have gigs whose minimum QA score the agent's record does
+    # not meet; dispatch learns it from the agent's QA standing, kept by qa.
+    from qa.tasks import qa_standing_refresh_job  # lazily: qa imports brands
+
+    transaction.on_commit(lambda: qa_standing_refresh_job(agent_id))
+
+
 def pool_invitation_accept(
     *, membership: PoolMembership, agent: User, request=None
 ) -> PoolMembership:
@@ -291,6 +299,7 @@ def pool_invitation_accept(
             request=request,
         )
         live.agent_scope_changed(membership.agent_id)
+        _qa_standing_follows(membership.agent_id)
     return membership
 
 
@@ -373,6 +382,8 @@ def pool_decide(
         )
         # Approved, rejected or blocked: the agent's open queue changes at once.
         live.agent_scope_changed(membership.agent_id)
+        if membership.status == PoolStatus.APPROVED:
+            _qa_standing_follows(membership.agent_id)
     return membership
 
 

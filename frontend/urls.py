@@ -547,3 +547,11 @@ urlpatterns += [
     ),
     path("brands/<slug:slug>/qa/export.csv", qa_dashboards.brand_qa_export, name="brand_qa_export"),
 ]
+
+# QA operations: run the tier job and the QA bonus, read tier changes, override a tier
+from frontend.views import qa_operations  # noqa: E402
+
+urlpatterns += [
+    path("staff/qa/tiers/", qa_operations.staff_qa_tiers, name="staff_qa_tiers"),
+    path("staff/qa/bonus/", qa_operations.staff_qa_bonus, name="staff_qa_bonus"),
+]

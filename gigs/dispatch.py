@@ -272,6 +272,8 @@ def _refusal(agent: User, task: Task, now: datetime) -> Exception:
     failed = failed_rules(agent, task)
     if failed:
         rule = failed[0]
+        if rule.explain is not None:
+            return PermissionDenied(rule.explain(agent, task) or rule.refusal, code="not_eligible")
         if rule.code == BrandCannotCover.code:
             return BrandCannotCover(rule.refusal)
         if rule.code:

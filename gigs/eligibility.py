@@ -11,8 +11,8 @@ requirements from the query being filtered:
 - ``task_claim`` evaluates every condition for one agent and one task in a
   single query and reports the first that fails.
 
-Later requirements (certifications, a QA minimum) are one more entry in
-``RULES`` and apply to all three at once.
+A requirement (certifications, a QA minimum) is one more entry in
+``RULES`` and applies to all three at once.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ from gigs.models import (
 )
 from marketplace.models import AccountType, AgentLanguage, AgentProfile, User
 from payouts.reservations import BRAND_CANNOT_COVER, BrandCannotCover, brand_can_cover
+from qa.models import QAStanding
+from qa.standing import blocked_reason as qa_blocked_reason
 
 # Task states an agent may claim from: waiting in the queue, or reserved for
 # someone by a directed offer.
@@ -163,12 +165,27 @@ def _brand_can_cover(m: Match):
     return brand_can_cover(_down(m.gig))
 
 
+def _meets_qa_minimum(m: Match):
+    # qa.standing keeps a row with a reason for each agent a gig's minimum QA
+    # score keeps off it, so a claim reads one indexed row instead of
+    # averaging the agent's reviews.
+    return ~Exists(QAStanding.objects.blocked().filter(agent=_down(m.agent), gig=_down(m.gig)))
+
+
+def _qa_minimum_refusal(agent: User, task: Task) -> str:
+    reason = qa_blocked_reason(agent, task.gig)
+    return f"Your QA score is below this gig's minimum: {reason}." if reason else ""
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
     condition: Callable[[Match], Any]
     # Shown to the agent when this condition is what refuses a claim.
     refusal: str
+    # The refusal in this agent's own figures, when the rule has them
+    # (falls back to ``refusal`` when it returns "").
+    explain: Callable[[User, Task], str] | None = None
     # True when the agent can fix it by finishing work, not by changing profile.
     is_capacity: bool = False
     # True when the condition reads the task itself (its language), not only
@@ -197,6 +214,12 @@ RULES: tuple[Rule, ...] = (
         "holds_required_certifications",
         _holds_required_certifications,
         "You do not hold every certification this gig requires (or one has expired).",
+    ),
+    Rule(
+        "meets_qa_minimum",
+        _meets_qa_minimum,
+        "Your QA score is below this gig's minimum; your QA page says by how much.",
+        explain=_qa_minimum_refusal,
     ),
     Rule("is_online", _is_online, "Go online to claim tasks; you are offline or paused."),
     Rule(
@@ -262,18 +285,27 @@ def directed_candidates(task: Task) -> QuerySet[User]:
     """Who gets the next reservation of a directed task, best first.
 
     Eligible now, never offered this task before, and not already holding
-    another reservation. Ranked by skills matched, then longest idle (last
-    claim or reservation longest ago, never first). The QA issue adds its
-    score between the two.
+    another reservation. Ranked by pool tier, then within a tier by QA score
+    on the gig (``qa.feeds.ranking_signal``'s order: highest first, unscored
+    last), then skills matched, then longest idle (last claim or reservation
+    longest ago, never first).
     """
     offered_before = TaskReservation.objects.filter(task=task).values("agent_id")
     reserved_now = TaskReservation.objects.filter(outcome="pending").values("agent_id")
+    tier = PoolMembership.objects.approved().filter(brand_id=task.brand_id, agent=OuterRef("pk"))
+    qa_score = QAStanding.objects.filter(gig_id=task.gig_id, agent=OuterRef("pk"))
     return (
         eligible_agents_for_task(task)
         .exclude(pk__in=offered_before)
         .exclude(pk__in=reserved_now)
-        .annotate(skills_matched=_skills_matched(task.gig_id))
+        .annotate(
+            pool_tier=Subquery(tier.values("tier")[:1]),
+            qa_score=Subquery(qa_score.values("score")[:1]),
+            skills_matched=_skills_matched(task.gig_id),
+        )
         .order_by(
+            F("pool_tier").desc(nulls_last=True),
+            F("qa_score").desc(nulls_last=True),
             F("skills_matched").desc(),
             F("presence__last_assigned_at").asc(nulls_first=True),
             "pk",

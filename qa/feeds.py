@@ -28,7 +28,7 @@ from payouts.models import Earning, Purpose
 from payouts.services import ledger_account, posting_create
 from qa.models import BonusKind, GigQASettings
 from qa.scoring import eligibility_reason
-from qa.selectors import agent_qa_score
+from qa.selectors import agent_qa_score, agent_qa_scores
 
 BONUS_SETTLE_DAYS = 7
 ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -252,13 +252,65 @@ def _posting_exists(key: str) -> bool:
 
 def agent_gig_eligibility(agent, gigs, *, now: datetime | None = None) -> list[tuple]:
     """(gig, reason or None) for each gig: for the agent's own QA page to show
-    which gigs their QA score keeps them off and why."""
+    which gigs their QA score keeps them off and why. Two queries however many
+    gigs: their minimums, and the agent's scores (``eligibility`` per gig would
+    cost three each)."""
     now = now or timezone.now()
-    with_minimum = set(
+    minimums = dict(
         GigQASettings.objects.filter(gig__in=gigs, min_qa_score__isnull=False).values_list(
-            "gig_id", flat=True
+            "gig_id", "min_qa_score"
         )
     )
+    if not minimums:
+        return [(gig, None) for gig in gigs]
+    scores = agent_qa_scores(agent=agent, now=now)
     return [
-        (gig, eligibility(agent, gig, now=now) if gig.pk in with_minimum else None) for gig in gigs
+        (
+            gig,
+            eligibility_reason(
+                gig_score=scores.on_gig(gig.pk),
+                overall=scores.overall,
+                minimum=minimums.get(gig.pk),
+            ),
+        )
+        for gig in gigs
     ]
+
+
+# --- the staff bonus page ------------------------------------------------------------------
+
+
+def bonus_gig_settings(*, user):
+    """The QA settings of every gig with a bonus configured that ``user`` may see."""
+    return _bonus_gigs().filter(pk__in=GigQASettings.objects.for_user(user).values("pk"))
+
+
+def bonus_run_by(*, actor, iso_week: str, now: datetime | None = None, request=None) -> BonusRun:
+    """A staff member pays the QA bonus of ``iso_week`` now, instead of waiting
+    for the weekly job; a run that posted something is audited under their name.
+
+    Each bonus posts in its own transaction, as in ``bonus_run``, so one run
+    never holds every brand's and agent's ledger lock at once; the audit row,
+    written after, names the postings this run made.
+    """
+    from marketplace.audit import audit_record
+    from marketplace.errors import PermissionDenied
+
+    if not (actor.is_authenticated and actor.is_active and actor.is_staff):
+        raise PermissionDenied("Only platform staff can pay the QA bonus.")
+    run = bonus_run(iso_week, now)
+    if run.posted:
+        totals: dict[str, int] = {}
+        for bonus in run.posted:
+            totals[bonus.currency] = totals.get(bonus.currency, 0) + bonus.amount_minor
+        audit_record(
+            actor=actor,
+            action="qa.bonus_paid",
+            changes={
+                "week": run.week,
+                "postings": [bonus.posting_id for bonus in run.posted],
+                "total_minor": totals,
+            },
+            request=request,
+        )
+    return run

@@ -33,17 +33,23 @@ def _anonymous(user) -> bool:
 
 class BrandScopedQuerySet(models.QuerySet):
     """Rows with a ``brand`` column: staff see all, brand members their brands',
-    everyone else nothing."""
+    anyone else the rows ``own_rows`` gives them (by default none)."""
 
     def for_brand(self, brand):
         return self.filter(brand=brand)
+
+    def own_rows(self, user) -> Q | None:
+        """The rows ``user`` sees outside the brands they belong to; None: no rows."""
+        return None
 
     def for_user(self, user):
         if _anonymous(user):
             return self.none()
         if user.is_staff:
             return self.all()
-        return self.filter(brand_id__in=_member_brand_ids(user))
+        visible = Q(brand_id__in=_member_brand_ids(user))
+        own = self.own_rows(user)
+        return self.filter(visible if own is None else visible | own)
 
 
 # --- scorecards ----------------------------------------------------------------------
@@ -438,18 +444,10 @@ class ReviewStatus(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
 
 
-class ReviewQuerySet(models.QuerySet["Review"]):
-    def for_user(self, user):
-        """Staff: all. Brand members: their brands' reviews. Agents: their own
-        submitted reviews (never drafts, never calibration scoring)."""
-        if _anonymous(user):
-            return self.none()
-        if user.is_staff:
-            return self.all()
-        return self.filter(
-            Q(brand_id__in=_member_brand_ids(user))
-            | Q(agent=user, status=ReviewStatus.SUBMITTED, is_calibration=False)
-        )
+class ReviewQuerySet(BrandScopedQuerySet):
+    def own_rows(self, user) -> Q:
+        """Agents: their own submitted reviews (never drafts, never calibration scoring)."""
+        return Q(agent=user, status=ReviewStatus.SUBMITTED, is_calibration=False)
 
     def counting(self):
         """Reviews whose score counts toward an agent's QA score."""
@@ -600,13 +598,9 @@ class DisputeDecision(models.TextChoices):
 
 
 class DisputeQuerySet(BrandScopedQuerySet):
-    def for_user(self, user):
-        """Staff: all. Brand members: their brands'. Agents: their own."""
-        if _anonymous(user):
-            return self.none()
-        if user.is_staff:
-            return self.all()
-        return self.filter(Q(brand_id__in=_member_brand_ids(user)) | Q(agent=user))
+    def own_rows(self, user) -> Q:
+        """Agents: their own disputes."""
+        return Q(agent=user)
 
     def undecided(self):
         return self.filter(decided_at__isnull=True)
@@ -659,13 +653,9 @@ class Dispute(models.Model):
 
 
 class TierChangeQuerySet(BrandScopedQuerySet):
-    def for_user(self, user):
-        """Staff: all. Brand members: their brands'. Agents: their own."""
-        if _anonymous(user):
-            return self.none()
-        if user.is_staff:
-            return self.all()
-        return self.filter(Q(brand_id__in=_member_brand_ids(user)) | Q(agent=user))
+    def own_rows(self, user) -> Q:
+        """Agents: their own tier changes."""
+        return Q(agent=user)
 
 
 class TierChange(models.Model):
@@ -745,15 +735,10 @@ class CalibrationStatus(models.TextChoices):
 
 
 class CalibrationSessionQuerySet(BrandScopedQuerySet):
-    def for_user(self, user):
-        """Staff: all. Brand members: their brands'. Invited reviewers: theirs."""
-        if _anonymous(user):
-            return self.none()
-        if user.is_staff:
-            return self.all()
-        return self.filter(
-            Q(brand_id__in=_member_brand_ids(user)) | Q(invites__reviewer=user)
-        ).distinct()
+    def own_rows(self, user) -> Q:
+        """Invited reviewers: the sessions they are invited to. A subquery, not a
+        join on invites, so a session is listed once without ``distinct()``."""
+        return Q(pk__in=CalibrationInvite.objects.filter(reviewer=user).values("session_id"))
 
 
 class CalibrationSession(models.Model):
@@ -804,3 +789,45 @@ class CalibrationInvite(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reviewer} invited to {self.session}"
+
+
+# --- standing: what dispatch reads -------------------------------------------------------
+
+
+class QAStandingQuerySet(models.QuerySet["QAStanding"]):
+    def blocked(self):
+        return self.exclude(blocked_reason="")
+
+
+class QAStanding(models.Model):
+    """An agent's QA score on one gig, as dispatch reads it in SQL.
+
+    A claim cannot afford to average an agent's reviews, so ``qa.standing``
+    keeps a row per agent and gig they have counting reviews on, or whose
+    minimum QA score keeps them off it (``blocked_reason`` then says why, as
+    the agent is told). It is rewritten when a review is submitted or
+    amended, when a gig's minimum changes, when an agent joins a pool, and
+    nightly, since the 30-day window slides without any of those.
+    """
+
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="qa_standings"
+    )
+    gig = models.ForeignKey("gigs.Gig", on_delete=models.CASCADE, related_name="qa_standings")
+    # The per-gig QA score (``qa.scoring.agent_qa_score``); null with no counting review.
+    score = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    review_count = models.PositiveIntegerField(default=0)
+    provisional = models.BooleanField(default=True)
+    # Empty: the gig's minimum (if any) does not keep the agent off.
+    blocked_reason = models.CharField(max_length=200, blank=True)
+    computed_at = models.DateTimeField()
+
+    objects = QAStandingQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "gig"], name="qastanding_agent_gig_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} on gig {self.gig_id}: {self.score}"

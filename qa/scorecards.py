@@ -8,6 +8,7 @@ before anything is written: bad input leaves no row and no audit event.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from django.db import transaction
@@ -32,6 +33,7 @@ from qa.permissions import require_manage
 
 PHRASES_MAX = 50
 PHRASE_MAX = 200
+KEY_MAX = 60
 
 
 # --- scorecards ----------------------------------------------------------------------
@@ -131,12 +133,20 @@ def _category_fields(*, name, description, scale, weight, critical, allow_na) ->
     return fields
 
 
+def category_key(text: str) -> str:
+    """The one spelling of a category key: lowercase ASCII letters, digits and
+    single underscores ("Data protection" → "data_protection"). AutoQA's
+    category hints are spelled so; a key spelled otherwise would never have
+    its findings shown beside it. "" when nothing usable is left."""
+    return re.sub(r"[-_]+", "_", slugify(text)).strip("_")
+
+
 def _unique_key(version: ScorecardVersion, wanted: str) -> str:
-    base = slugify(wanted)[:50] or "category"
+    base = category_key(wanted)[: KEY_MAX - 10].strip("_") or "category"
     taken = set(version.categories.values_list("key", flat=True))
     key, n = base, 2
     while key in taken:
-        key, n = f"{base}-{n}", n + 1
+        key, n = f"{base}_{n}", n + 1
     return key
 
 
@@ -152,7 +162,8 @@ def scorecard_category_add(
     allow_na: bool = False,
     key: str | None = None,
 ) -> ScorecardCategory:
-    """Add a category at the end of a draft. ``key`` defaults to one made from the name."""
+    """Add a category at the end of a draft. ``key`` defaults to one made from
+    the name; either way it is normalised by ``category_key``."""
     fields = _category_fields(
         name=name,
         description=description,
@@ -164,9 +175,11 @@ def scorecard_category_add(
     with transaction.atomic():
         version = _lock_draft(version, actor)
         if key is not None:
-            if not isinstance(key, str) or not key or slugify(key) != key or len(key) > 60:
+            key = category_key(key) if isinstance(key, str) else ""
+            if not key or len(key) > KEY_MAX:
                 raise ValidationFailed(
-                    "A key is lowercase letters, digits and hyphens.",
+                    f"A key is 1-{KEY_MAX} lowercase letters, digits and underscores, "
+                    "like data_protection.",
                     fields={"key": "Invalid key."},
                 )
             if version.categories.filter(key=key).exists():
@@ -454,6 +467,12 @@ def gig_qa_settings_update(*, actor, gig, **changes) -> GigQASettings:
                     for name, (old, new) in diff.items()
                 },
             )
+            if "min_qa_score" in diff:
+                # Who the new minimum keeps off the gig is worked out in the
+                # background, for every member of the brand's pool.
+                from qa.tasks import qa_standing_gig_job  # lazily: qa.tasks imports qa
+
+                transaction.on_commit(lambda: qa_standing_gig_job(gig.pk))
     return settings
 
 

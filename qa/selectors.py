@@ -8,6 +8,9 @@ the user may not see is NotFound, whether or not it exists.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
@@ -206,17 +209,22 @@ def reviews_of_agent(*, viewer, agent, gig=None) -> QuerySet[Review]:
     )
 
 
+def _counting_in_window(*, agent, now: datetime) -> QuerySet[Review]:
+    """``agent``'s reviews that count toward their QA score at ``now``."""
+    return Review.objects.counting().filter(
+        agent=agent,
+        submitted_at__gte=now - timedelta(days=scoring.WINDOW_DAYS),
+        submitted_at__lte=now,
+    )
+
+
 def agent_qa_score(
     *, agent, gig=None, brand=None, now: datetime | None = None
 ) -> scoring.AgentScore:
     """``agent``'s QA score (``scoring.AgentScore``) over their counting reviews:
     overall, or on one gig or one brand. One query, at most 50 rows."""
     now = now or timezone.now()
-    reviews = Review.objects.counting().filter(
-        agent=agent,
-        submitted_at__gte=now - timedelta(days=scoring.WINDOW_DAYS),
-        submitted_at__lte=now,
-    )
+    reviews = _counting_in_window(agent=agent, now=now)
     if gig is not None:
         reviews = reviews.filter(gig=gig)
     if brand is not None:
@@ -229,19 +237,75 @@ def agent_qa_score(
     return scoring.agent_qa_score(scored, now=now)
 
 
+UNSCORED = scoring.AgentScore(score=None, count=0, provisional=True)
+
+
+@dataclass(frozen=True)
+class AgentScores:
+    """An agent's overall QA score and their score on each gig they have one on."""
+
+    overall: scoring.AgentScore
+    by_gig: dict[int, scoring.AgentScore] = field(default_factory=dict)
+
+    def on_gig(self, gig_id: int) -> scoring.AgentScore:
+        """The per-gig score; unscored when no counting review of the gig is in the window."""
+        return self.by_gig.get(gig_id, UNSCORED)
+
+
+def agent_qa_scores(*, agent, now: datetime | None = None) -> AgentScores:
+    """``agent``'s overall score and every per-gig score, the figures
+    ``agent_qa_score`` gives one at a time, from one query: a page listing
+    many gigs must not cost a query per gig. The window bounds the rows read;
+    ``scoring.agent_qa_score`` keeps the 50 most recent of each group."""
+    now = now or timezone.now()
+    rows = list(
+        _counting_in_window(agent=agent, now=now).values_list("gig_id", "score", "submitted_at")
+    )
+    scored_by_gig: dict[int, list] = defaultdict(list)
+    for gig_id, score, submitted_at in rows:
+        scored_by_gig[gig_id].append((score, submitted_at))
+    return AgentScores(
+        overall=scoring.agent_qa_score([(score, at) for _, score, at in rows], now=now),
+        by_gig={
+            gig_id: scoring.agent_qa_score(scored, now=now)
+            for gig_id, scored in scored_by_gig.items()
+        },
+    )
+
+
+def reviewer_labels(*, reviews: Sequence[Review], viewer) -> list[str]:
+    """``reviewer_display`` of each review, in order, with one membership and
+    one settings query in all (however many reviews and brands)."""
+    brand_ids = {review.brand_id for review in reviews}
+    if not brand_ids:
+        return []
+    if viewer is None or not viewer.is_authenticated:
+        named: set[int] = set()
+    elif viewer.is_staff:
+        named = brand_ids
+    else:
+        named = set(
+            viewer.brand_memberships.filter(brand_id__in=brand_ids).values_list(
+                "brand_id", flat=True
+            )
+        )
+    hiding: set[int] = set()
+    if brand_ids - named:
+        hiding = set(
+            BrandQASettings.objects.filter(
+                brand_id__in=brand_ids - named, hide_reviewer_identity=True
+            ).values_list("brand_id", flat=True)
+        )
+    return [
+        REVIEWER_HIDDEN_LABEL if review.brand_id in hiding else review.reviewer.get_full_name()
+        for review in reviews
+    ]
+
+
 def reviewer_display(*, review: Review, viewer) -> str:
     """The reviewer's name as ``viewer`` sees it: "QA reviewer" for the agent
     when the brand hides reviewer identity; the name for the brand and staff."""
-    sees_names = (
-        viewer is not None
-        and viewer.is_authenticated
-        and (viewer.is_staff or viewer.brand_memberships.filter(brand_id=review.brand_id).exists())
-    )
-    if sees_names:
-        return review.reviewer.get_full_name()
-    if brand_qa_settings(review.brand).hide_reviewer_identity:
-        return REVIEWER_HIDDEN_LABEL
-    return review.reviewer.get_full_name()
+    return reviewer_labels(reviews=[review], viewer=viewer)[0]
 
 
 def review_revisions(*, review: Review) -> list[ReviewRevision]:

@@ -10,6 +10,11 @@ Rules stated once, here:
 - every refusal raises before anything is written, so bad input leaves no
   row and no audit event.
 Scores come from ``qa.scoring`` (pure functions); nothing here does arithmetic.
+
+This module is also QA's front door for the rest of Gigdesk: the pure
+``compute_score`` and the feeds ``gigs/`` and ``payouts/`` call
+(``eligibility``, ``ranking_signal``, ``bonus_run``; kept in ``qa.feeds``)
+are importable from here.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from django.utils import timezone
 from marketplace.audit import audit_record
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from qa import scoring
+from qa.feeds import bonus_run, eligibility, ranking_signal
 from qa.inputs import TEXT_MAX, checked_ratings, cleaned_comments, ratings_shape, text_value
 from qa.models import (
     AssignmentStatus,
@@ -39,7 +45,22 @@ from qa.models import (
     ScorecardVersion,
 )
 from qa.permissions import can_manage, can_review, require_review
+from qa.scoring import compute_score
 from qa.selectors import gig_qa_settings, gig_scorecard_version
+
+__all__ = [
+    "assignment_assign",
+    "assignment_create_for_task",
+    "bonus_run",
+    "compute_score",
+    "dispute_decide",
+    "dispute_open",
+    "eligibility",
+    "ranking_signal",
+    "review_draft_save",
+    "review_preview",
+    "review_submit",
+]
 
 DISPUTE_WINDOW = timedelta(days=7)
 DISPUTE_DECISION_SLA = timedelta(hours=72)
@@ -315,6 +336,14 @@ def _score_into(review: Review, version: ScorecardVersion, ratings) -> None:
     review.critical_fail = scoring.critical_failed(specs, ratings)
 
 
+def _standing_follows(agent_id: int) -> None:
+    # What dispatch reads (``QAStanding``) follows the agent's new score once
+    # the review commits; a background job, so the reviewer never waits on it.
+    from qa.tasks import qa_standing_refresh_job  # lazily: qa.tasks imports this module
+
+    transaction.on_commit(lambda: qa_standing_refresh_job(agent_id))
+
+
 def review_submit(
     *,
     reviewer,
@@ -361,6 +390,7 @@ def review_submit(
                 "version": version.number,
             },
         )
+        _standing_follows(review.agent_id)
     return review
 
 
@@ -482,6 +512,7 @@ def dispute_decide(
             review.comments = new_comments
             review.save()
             _write_revision(review, actor=decider, reason=reason, dispute=dispute)
+            _standing_follows(review.agent_id)
         dispute.decision = decision
         dispute.decision_reason = reason
         dispute.decided_by = decider

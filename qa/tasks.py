@@ -6,6 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from qa.intake import qa_task_closed, qa_task_rated, weekly_topup
+from qa.standing import standing_refresh, standing_refresh_all
 from qa.tiers import tier_job
 
 # Sampling reads the task's other closed tasks; a retry after a lost
@@ -36,3 +37,30 @@ def qa_weekly_topup_job() -> None:
 def qa_tier_job() -> None:
     # Nightly: promote or demote approved pool members on their QA score.
     tier_job()
+
+
+@db_task(retries=INTAKE_RETRIES, retry_delay=INTAKE_RETRY_SECONDS)
+def qa_standing_refresh_job(agent_id: int) -> None:
+    # Queued when one of the agent's reviews is submitted or amended, or they
+    # join a pool: their score per gig and the minimums that keep them off.
+    from marketplace.models import User
+
+    agent = User.objects.filter(pk=agent_id).first()
+    if agent is not None:
+        standing_refresh(agent)
+
+
+@db_task(retries=INTAKE_RETRIES, retry_delay=INTAKE_RETRY_SECONDS)
+def qa_standing_gig_job(gig_id: int) -> None:
+    # Queued when a gig's minimum QA score changes: every member of its pool.
+    from gigs.models import Gig
+
+    gig = Gig.objects.filter(pk=gig_id).first()
+    if gig is not None:
+        standing_refresh_all(gig=gig)
+
+
+@db_periodic_task(crontab(hour="2", minute="10"))
+def qa_standing_nightly_job() -> None:
+    # Nightly: reviews leave the 30-day window without any event saying so.
+    standing_refresh_all()

@@ -36,6 +36,8 @@ class TierOutcome:
 class TierJobResult:
     checked: int = 0
     changes: list[TierChange] = field(default_factory=list)
+    # Every member's decision, moved or not, so a caller can show why nobody moved.
+    outcomes: list[TierOutcome] = field(default_factory=list)
 
 
 def critical_fails(*, agent, brand, now: datetime) -> int:
@@ -131,6 +133,7 @@ def tier_job(*, now: datetime | None = None) -> TierJobResult:
     for membership in members.iterator():
         outcome = tier_review(membership, now=now)
         result.checked += 1
+        result.outcomes.append(outcome)
         if outcome.change is not None:
             result.changes.append(outcome.change)
     return result

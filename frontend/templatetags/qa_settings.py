@@ -12,6 +12,7 @@ from django.urls import reverse
 from frontend.forms.qa_scorecards import GigQASettingsForm
 from marketplace.money import money_format
 from qa.selectors import gig_qa_settings, gig_scorecard, gig_scorecard_version
+from qa.standing import kept_off_gig
 
 register = template.Library()
 
@@ -33,6 +34,7 @@ def gig_qa_settings_section(context) -> dict:
         "bonus_fixed": money_format(settings.bonus_fixed_minor, gig.currency),
         "random_pct": _plain(Decimal(settings.random_pct)),
         "bonus_multiplier_pct": _plain(Decimal(settings.bonus_multiplier_bps).scaleb(-2)),
+        "kept_off": list(kept_off_gig(gig)) if settings.min_qa_score is not None else [],
         "is_admin": is_admin,
         "form": GigQASettingsForm(gig=gig, initial=GigQASettingsForm.initial_for(settings))
         if is_admin

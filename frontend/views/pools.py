@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,6 +32,7 @@ from frontend.views.agent import NOT_AN_AGENT
 from gigs.models import PayModel
 from marketplace.errors import GigdeskError, PermissionDenied
 from marketplace.languages import LANGUAGE_CHOICES
+from qa.models import TierChange
 
 ADMIN_ONLY = (BrandRole.ADMIN,)
 MEMBERS_PER_PAGE = 50
@@ -76,6 +77,19 @@ def _tab(value: str | None) -> str:
     return value if value in PoolStatus.values else ""
 
 
+def _latest_tier_changes(user, membership_ids: list[int]) -> dict[int, TierChange]:
+    """Each member's latest QA tier change (the job's or an override), for its reason."""
+    newest = (
+        TierChange.objects.filter(membership_id=OuterRef("membership_id"))
+        .order_by("-created_at", "-id")
+        .values("id")[:1]
+    )
+    changes = TierChange.objects.for_user(user).filter(
+        membership_id__in=membership_ids, pk=Subquery(newest)
+    )
+    return {change.membership_id: change for change in changes}
+
+
 def _pool_context(request: HttpRequest, brand: Brand, role: str, status: str, page) -> dict:
     counted = dict(
         PoolMembership.objects.for_brand(brand)
@@ -94,9 +108,11 @@ def _pool_context(request: HttpRequest, brand: Brand, role: str, status: str, pa
     ]
     members_page = Paginator(pool_members(brand=brand, status=status or None), MEMBERS_PER_PAGE)
     members_page = members_page.get_page(page)
+    latest_changes = _latest_tier_changes(request.user, [member.pk for member in members_page])
     for member in members_page:
         member.actions = ACTIONS_BY_STATUS[member.status]
         member.badge = BADGE_BY_STATUS[member.status]
+        member.tier_change = latest_changes.get(member.pk)
     return {
         "brand": brand,
         "role": role,

@@ -48,12 +48,14 @@ from qa.selectors import (
     access_dispute,
     access_review,
     agent_qa_score,
+    agent_qa_scores,
     brand_qa_settings,
     gig_qa_settings,
     gig_scorecard_version,
     review_queue,
     review_revisions,
     reviewer_display,
+    reviewer_labels,
     reviews_of_agent,
     undecided_disputes,
 )
@@ -168,11 +170,15 @@ def _message_rows(task) -> list[Message]:
 def _findings_by_category(task, category_keys) -> tuple[dict[str, list], list]:
     """AutoQA findings beside their category; those whose hint names no category
     of this scorecard (or none at all) are listed apart, never dropped."""
+    # Hints are snake_case, like new keys; a version published before keys were
+    # normalised is frozen and may still spell one "data-protection".
+    key_of_hint = {key.replace("-", "_"): key for key in category_keys}
     by_category: dict[str, list] = {}
     unplaced = []
     for finding in AutoQAFinding.objects.filter(task=task).order_by("id"):
-        if finding.category_hint in category_keys:
-            by_category.setdefault(finding.category_hint, []).append(finding)
+        key = key_of_hint.get(finding.category_hint)
+        if key is not None:
+            by_category.setdefault(key, []).append(finding)
         else:
             unplaced.append(finding)
     return by_category, unplaced
@@ -549,16 +555,22 @@ staff_qa_dispute, brand_qa_dispute = _for_both(dispute_page)
 @require_GET
 def agent_qa(request: HttpRequest) -> HttpResponse:
     agent = request.user
+    now = timezone.now()
     reviews = reviews_of_agent(viewer=agent, agent=agent)
     gigs = (
         Gig.objects.filter(pk__in=reviews.values("gig")).select_related("brand").order_by("title")
     )
-    overall = agent_qa_score(agent=agent)
-    per_gig = [{"gig": gig, "score": agent_qa_score(agent=agent, gig=gig)} for gig in gigs]
+    # One read for every score on the page, so its queries do not grow with the gigs listed.
+    scores = agent_qa_scores(agent=agent, now=now)
+    overall = scores.overall
+    per_gig = [{"gig": gig, "score": scores.on_gig(gig.pk)} for gig in gigs]
     page = Paginator(reviews, PER_PAGE).get_page(request.GET.get("page"))
+    on_page = list(page)
     rows = [
-        {"review": review, "reviewer": reviewer_display(review=review, viewer=agent)}
-        for review in page
+        {"review": review, "reviewer": label}
+        for review, label in zip(
+            on_page, reviewer_labels(reviews=on_page, viewer=agent), strict=True
+        )
     ]
     # Gigs of the agent's pools that set a minimum QA score, and where they stand.
     gated = (
@@ -579,7 +591,7 @@ def agent_qa(request: HttpRequest) -> HttpResponse:
             "per_gig": [{**row, "line": score_line(row["score"])} for row in per_gig],
             "page": page,
             "rows": rows,
-            "minimums": agent_gig_eligibility(agent, list(gated)),
+            "minimums": agent_gig_eligibility(agent, list(gated), now=now),
         },
     )
 

@@ -8,26 +8,34 @@ back in time, as ``seed_demo`` does with tasks: agent02 has earned a
 promotion, agent04 a demotion. "The example task" waits in the queue,
 unassigned, for a tester to score: rated as the worked example, it scores
 72.0, and AutoQA flags the card number the agent repeated.
+
+The reviewed gig pays a QA bonus, and agent10, set to the top tier by
+Acme's admin, earned it in the latest payable week (over for 7 days when
+the demo is seeded): paying that week pays agent10 once, and paying it again
+posts nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from brands.models import Brand, BrandMembership, BrandRole
+from brands.models import Brand, BrandMembership, BrandRole, PoolMembership, PoolTier
 from gigs.models import Gig, Message, MessageKind, SessionOutcome, Task, TaskStatus
 from marketplace.models import AccountType, User
+from qa.feeds import last_payable_week, parse_iso_week
 from qa.intake import CLOSED_STATUSES, qa_task_closed
 from qa.models import (
+    BonusKind,
     Review,
     ReviewAssignment,
     ReviewRevision,
     SamplingReason,
     Scorecard,
+    TierChange,
 )
 from qa.scorecards import (
     brand_qa_settings_update,
@@ -37,6 +45,7 @@ from qa.scorecards import (
     scorecard_publish,
 )
 from qa.services import assignment_assign, assignment_create_for_task, review_submit
+from qa.tiers import tier_override
 
 ACME = "acme-outdoors"
 REVIEWED_GIG = "Order & delivery questions (EN)"
@@ -48,6 +57,13 @@ EXAMPLE_EXTERNAL_ID = "demo-qa-example"
 SECOND_REVIEWER = ("qa2@acme.demo", "Lea Brandt")
 # Agents below this QA score on the reviewed gig are not offered its tasks.
 REVIEWED_GIG_MIN_QA = 75
+# The reviewed gig's QA bonus: €0.50 per resolution for top-tier agents at QA 85 or more.
+REVIEWED_GIG_BONUS_MINOR = 50
+REVIEWED_GIG_BONUS_THRESHOLD = 85
+BONUS_AGENT = 10
+BONUS_AGENT_TIER_REASON = (
+    "Top tier: months of careful, friendly answers on order and delivery questions."
+)
 
 # The issue's worked example: Greeting yes, Understanding 4, Solution 3, Tone 2,
 # Data protection yes, Upsell N/A scores (95/12)/11 = 72.0.
@@ -101,8 +117,8 @@ ACME_CATEGORIES = [
     },
 ]
 ACME_DRAFT_CATEGORIES = [
-    {"key": "response-speed", "name": "Response speed", "scale": "3", "weight": 2},
-    {"key": "product-knowledge", "name": "Product knowledge", "scale": "5", "weight": 3},
+    {"key": "response_speed", "name": "Response speed", "scale": "3", "weight": 2},
+    {"key": "product_knowledge", "name": "Product knowledge", "scale": "5", "weight": 3},
 ]
 PLATFORM_CATEGORIES = [
     {"key": "greeting", "name": "Greeting", "scale": "binary", "weight": 1},
@@ -153,6 +169,18 @@ HISTORY = [
     PastReview(1, 9, (1, 5, 3, 2, 1, None)),
     PastReview(10, 13, (1, 5, 4, 3, 1, 1)),
     PastReview(10, 5, (1, 4, 4, 2, 1, 0)),
+]
+
+# agent10's reviews around the latest payable week, by day from its Monday
+# (negative: the weeks before), all 90 or more: a per-gig QA score well over
+# the bonus threshold at the week's end, and resolutions inside the week.
+BONUS_HISTORY = [
+    (-9, (1, 5, 4, 3, 1, 1), "Calm and complete with an upset customer."),
+    (-6, (1, 4, 4, 3, 1, 1), ""),
+    (-4, (1, 5, 4, 3, 1, None), ""),
+    (-2, (1, 5, 4, 2, 1, None), ""),
+    (1, (1, 5, 4, 3, 1, 1), "Spotted the wrong address before the parcel left."),
+    (3, (1, 4, 4, 3, 1, 1), ""),
 ]
 
 HISTORY_CONVERSATIONS = [
@@ -227,7 +255,12 @@ def seed_qa(*, staff: User, agents: list[User], make_user: MakeUser, work: Recor
     for gig in Gig.objects.filter(brand=brand).order_by("pk"):
         settings = {"scorecard": scorecard}
         if gig == reviewed_gig:
-            settings["min_qa_score"] = REVIEWED_GIG_MIN_QA
+            settings.update(
+                min_qa_score=REVIEWED_GIG_MIN_QA,
+                bonus_kind=BonusKind.FIXED,
+                bonus_fixed_minor=REVIEWED_GIG_BONUS_MINOR,
+                bonus_threshold=REVIEWED_GIG_BONUS_THRESHOLD,
+            )
         gig_qa_settings_update(actor=admin, gig=gig, **settings)
     # The intake a task's close runs, for the closed tasks seed_demo wrote directly.
     closed = Task.objects.filter(
@@ -237,6 +270,7 @@ def seed_qa(*, staff: User, agents: list[User], make_user: MakeUser, work: Recor
         qa_task_closed(task)
     _mark_one_overdue(brand)
     submitted = _history(reviewed_gig, agents, reviewer, work)
+    submitted += _bonus_history(reviewed_gig, agents[BONUS_AGENT - 1], admin, reviewer, work)
     _example_task(reviewed_gig, agents[0], work)
     return submitted
 
@@ -337,37 +371,93 @@ def _history(gig: Gig, agents: list[User], reviewer: User, work: RecordWork) -> 
     """Tasks reviewed by the brand's QA reviewer over the last three weeks."""
     now = timezone.now()
     for n, past in enumerate(HISTORY, start=1):
-        agent = agents[past.agent - 1]
-        subject, opening, answer, closing = HISTORY_CONVERSATIONS[n % len(HISTORY_CONVERSATIONS)]
-        closed_at = now - timedelta(days=past.days_ago, hours=4)
-        task = _closed_task(
+        _reviewed_task(
             gig,
-            agent,
+            agents[past.agent - 1],
+            reviewer,
+            n=n,
             external_id=f"demo-qa-{n:03d}",
-            subject=subject,
-            customer_reference=f"CUST-{41000 + n * 37}",
-            conversation=[
-                (MessageKind.CUSTOMER, opening),
-                (MessageKind.AGENT, answer),
-                (MessageKind.CUSTOMER, "Great, thank you!"),
-                (MessageKind.AGENT, closing),
-            ],
-            closed_at=closed_at,
-            csat=5 if sum(r or 0 for r in past.ratings) >= 13 else None,
+            closed_at=now - timedelta(days=past.days_ago, hours=4),
+            ratings=past.ratings,
+            comment=past.comment,
             work=work,
         )
-        assignment = qa_task_closed(task) or assignment_create_for_task(
-            task=task, reasons=[SamplingReason.MANUAL], actor=reviewer
-        )
-        assignment = assignment_assign(actor=reviewer, assignment=assignment, reviewer=reviewer)
-        review = review_submit(
-            reviewer=reviewer,
-            assignment=assignment,
-            ratings=dict(zip(KEYS, past.ratings, strict=True)),
-            overall_comment=past.comment,
-        )
-        _move_back(review, assignment, closed_at)
     return len(HISTORY)
+
+
+def _bonus_history(gig: Gig, agent: User, admin: User, reviewer: User, work: RecordWork) -> int:
+    """agent10 at the top tier, with the reviews and resolutions that earn the
+    bonus of the latest week payable now."""
+    monday = parse_iso_week(last_payable_week(timezone.now()))
+    week_start = timezone.make_aware(datetime.combine(monday, datetime.min.time()))
+    for n, (day, ratings, comment) in enumerate(BONUS_HISTORY, start=len(HISTORY) + 1):
+        _reviewed_task(
+            gig,
+            agent,
+            reviewer,
+            n=n,
+            external_id=f"demo-qa-bonus-{n:03d}",
+            closed_at=week_start + timedelta(days=day, hours=11),
+            ratings=ratings,
+            comment=comment,
+            work=work,
+        )
+    membership = PoolMembership.objects.get(brand=gig.brand, agent=agent)
+    change = tier_override(
+        actor=admin, membership=membership, tier=PoolTier.TOP, reason=BONUS_AGENT_TIER_REASON
+    )
+    # Top tier since before the reviewed weeks, as the admin would have set it then.
+    moved_at = week_start - timedelta(days=12, hours=-10)
+    TierChange.objects.filter(pk=change.pk).update(created_at=moved_at)
+    if membership.decided_at is None or membership.decided_at > moved_at:
+        PoolMembership.objects.filter(pk=membership.pk).update(
+            decided_at=moved_at - timedelta(days=3)
+        )
+    return len(BONUS_HISTORY)
+
+
+def _reviewed_task(
+    gig: Gig,
+    agent: User,
+    reviewer: User,
+    *,
+    n: int,
+    external_id: str,
+    closed_at,
+    ratings,
+    comment: str,
+    work: RecordWork,
+) -> Review:
+    """A task the agent resolved at ``closed_at``, reviewed by ``reviewer`` 3 hours later."""
+    subject, opening, answer, closing = HISTORY_CONVERSATIONS[n % len(HISTORY_CONVERSATIONS)]
+    task = _closed_task(
+        gig,
+        agent,
+        external_id=external_id,
+        subject=subject,
+        customer_reference=f"CUST-{41000 + n * 37}",
+        conversation=[
+            (MessageKind.CUSTOMER, opening),
+            (MessageKind.AGENT, answer),
+            (MessageKind.CUSTOMER, "Great, thank you!"),
+            (MessageKind.AGENT, closing),
+        ],
+        closed_at=closed_at,
+        csat=5 if sum(r or 0 for r in ratings) >= 13 else None,
+        work=work,
+    )
+    assignment = qa_task_closed(task) or assignment_create_for_task(
+        task=task, reasons=[SamplingReason.MANUAL], actor=reviewer
+    )
+    assignment = assignment_assign(actor=reviewer, assignment=assignment, reviewer=reviewer)
+    review = review_submit(
+        reviewer=reviewer,
+        assignment=assignment,
+        ratings=dict(zip(KEYS, ratings, strict=True)),
+        overall_comment=comment,
+    )
+    _move_back(review, assignment, closed_at)
+    return review
 
 
 def _move_back(review: Review, assignment: ReviewAssignment, closed_at) -> None:

@@ -24,7 +24,7 @@ EXAMPLE = {
     "understanding": "4",
     "solution": "3",
     "tone": "2",
-    "data-protection": "1",
+    "data_protection": "1",
     "upsell": "na",
 }
 

@@ -15,7 +15,7 @@ from tests.qa.factories import EXAMPLE_RATINGS, closed_task, published_scorecard
 
 pytestmark = pytest.mark.django_db
 
-R2 = {"greeting": 1, "understanding": 5, "solution": 4, "tone": 3, "data-protection": 1}
+R2 = {"greeting": 1, "understanding": 5, "solution": 4, "tone": 3, "data_protection": 1}
 R2 = {**R2, "upsell": 3}
 R3 = {**EXAMPLE_RATINGS, "greeting": 0, "understanding": 3}
 GOLD_POST = {
@@ -23,7 +23,7 @@ GOLD_POST = {
     "rating-understanding": "4",
     "rating-solution": "4",
     "rating-tone": "2",
-    "rating-data-protection": "1",
+    "rating-data_protection": "1",
     "rating-upsell": "na",
 }
 EXAMPLE_POST = {**GOLD_POST, "rating-solution": "3"}

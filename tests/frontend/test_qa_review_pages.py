@@ -6,12 +6,15 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from brands.models import BrandRole, PoolMembership, PoolStatus
 from gigs.models import Message, MessageKind
 from qa.models import AssignmentStatus, AutoQAFinding, Dispute, Review, ReviewStatus
 from qa.scorecards import brand_qa_settings_update, gig_qa_settings_update
+from qa.selectors import REVIEWER_HIDDEN_LABEL
 from qa.services import (
     assignment_assign,
     assignment_create_for_task,
@@ -20,6 +23,7 @@ from qa.services import (
 )
 from tests.brands.factories import MembershipFactory
 from tests.frontend.money_helpers import client_for, staff_with_two_factor
+from tests.gigs.factories import GigFactory
 from tests.marketplace.factories import AgentProfileFactory
 from tests.qa.factories import EXAMPLE_RATINGS, closed_task, published_scorecard
 
@@ -31,7 +35,7 @@ EXAMPLE_POST = {
     "rating-understanding": "4",
     "rating-solution": "3",
     "rating-tone": "2",
-    "rating-data-protection": "1",
+    "rating-data_protection": "1",
     "rating-upsell": "na",
 }
 
@@ -188,7 +192,7 @@ def test_the_live_preview_scores_72_and_autosaves_a_draft(assignment, reviewer, 
 
 
 def test_a_critical_no_previews_zero_with_a_notice(assignment, reviewer, brand):
-    posted = {**EXAMPLE_POST, "rating-data-protection": "0"}
+    posted = {**EXAMPLE_POST, "rating-data_protection": "0"}
 
     page = (
         client_for(reviewer)
@@ -456,3 +460,54 @@ def test_a_provisional_score_meets_the_minimum(review, agent, brand, brand_admin
     page = client_for(agent).get(reverse("frontend:agent_qa")).content.decode()
 
     assert "Meets it" in page and "&lt; 75" not in page
+
+
+def test_the_agents_qa_page_costs_the_same_queries_for_2_or_6_reviews_and_gigs(
+    agent, brand, brand_admin, reviewer, other_brand, other_admin, django_assert_num_queries
+):
+    otto = MembershipFactory(
+        brand=other_brand,
+        role=BrandRole.QA_REVIEWER,
+        user__email="otto@borealis.test",
+        user__full_name="Otto Other",
+    ).user
+    # Two brands, one hiding its reviewers: labels are resolved per brand.
+    brand_qa_settings_update(actor=brand_admin, brand=brand, hide_reviewer_identity=True)
+    brands = [
+        (brand, brand_admin, reviewer, published_scorecard(actor=brand_admin, brand=brand)),
+        (other_brand, other_admin, otto, published_scorecard(actor=other_admin, brand=other_brand)),
+    ]
+    for pool_brand, *_ in brands:
+        PoolMembership.objects.create(brand=pool_brand, agent=agent, status=PoolStatus.APPROVED)
+
+    def review_on_new_gigs(numbers):
+        # One gig per review, each with a minimum QA score: every list on the page grows.
+        for number in numbers:
+            gig_brand, admin, by, version = brands[number % 2]
+            gig = GigFactory(brand=gig_brand, title=f"Gig number {number}")
+            gig_qa_settings_update(
+                actor=admin, gig=gig, scorecard=version.scorecard, min_qa_score=75
+            )
+            task = closed_task(gig=gig, agent=agent, subject=f"Order {number}")
+            assignment = assignment_create_for_task(task=task, reasons=["random"])
+            assignment_assign(actor=by, assignment=assignment, reviewer=by)
+            review_submit(reviewer=by, assignment=assignment, ratings=EXAMPLE_RATINGS)
+
+    client = client_for(agent)
+    url = reverse("frontend:agent_qa")
+    review_on_new_gigs(range(2))
+    client.get(url)  # the first request after login writes the session
+    with CaptureQueriesContext(connection) as with_two:
+        two = client.get(url).content.decode()
+    review_on_new_gigs(range(2, 6))
+
+    with django_assert_num_queries(len(with_two.captured_queries)):
+        six = client.get(url).content.decode()
+
+    assert two.count("QA 72.0 · 1 review in 30 days") == 2
+    assert six.count("QA 72.0 · 1 review in 30 days") == 6
+    # Provisional on each gig, so the overall score decides: provisional at 2, not at 6.
+    assert two.count("Meets it") == 2
+    assert six.count("Overall QA 72.0 &lt; 75 (6 reviews, 30 d)") == 6 and "Gig number 5" in six
+    assert "Otto Other" in six and "Rita Reviewer" not in six
+    assert six.count(REVIEWER_HIDDEN_LABEL) == 3

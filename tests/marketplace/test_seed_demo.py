@@ -365,3 +365,61 @@ class DemoWorldTests(TestCase):
         moved = [change for change in result.changes if change.agent == agent04]
         reason = moved[0].reason if moved else tier_review(membership).decision.reason
         assert "below 75" in reason
+
+    def test_the_qa_minimum_keeps_agent04_off_the_reviewed_gig_with_the_reason(self):
+        from gigs.eligibility import failed_rules
+        from qa.models import QAStanding
+
+        gig = Gig.objects.get(brand__slug="acme-outdoors", title="Order & delivery questions (EN)")
+        blocked = QAStanding.objects.blocked().filter(gig=gig)
+        assert list(blocked.values_list("agent", flat=True)) == [_agent(4).pk]
+        assert blocked.get().blocked_reason.startswith("QA ")
+        assert blocked.get().blocked_reason.endswith(" < 75 (5 reviews, 30 d)")
+        task = Task.objects.filter(gig=gig).first()
+        assert "meets_qa_minimum" in [rule.name for rule in failed_rules(_agent(4), task)]
+        assert "meets_qa_minimum" not in [rule.name for rule in failed_rules(_agent(2), task)]
+
+    def test_agent10_earned_the_qa_bonus_of_the_last_payable_week_once(self):
+        from datetime import datetime, timedelta
+
+        from brands.models import PoolTier
+        from gigs.models import SessionOutcome
+        from payouts.models import Posting
+        from qa.feeds import bonus_key, bonus_run, iso_week_label, parse_iso_week
+        from qa.models import BonusKind, TierChange
+
+        agent10 = _agent(10)
+        gig = Gig.objects.get(brand__slug="acme-outdoors", title="Order & delivery questions (EN)")
+        settings = gig.qa_settings
+        assert (settings.bonus_kind, settings.bonus_fixed_minor) == (BonusKind.FIXED, 50)
+        assert settings.bonus_threshold == 85
+        membership = PoolMembership.objects.get(brand=gig.brand, agent=agent10)
+        assert membership.tier == PoolTier.TOP
+        change = TierChange.objects.get(agent=agent10)
+        assert change.is_override and change.reason.startswith("Top tier: ")
+        # The week the demo made payable: its latest bonus task's, over for 7 days at seeding.
+        last_task = Task.objects.filter(external_id__startswith="demo-qa-bonus-").latest(
+            "closed_at"
+        )
+        week = iso_week_label(timezone.localtime(last_task.closed_at).date())
+        start = timezone.make_aware(datetime.combine(parse_iso_week(week), datetime.min.time()))
+        resolved = WorkRecord.objects.filter(
+            agent=agent10,
+            gig=gig,
+            outcome=SessionOutcome.RESOLVED,
+            ended_at__gte=start,
+            ended_at__lt=start + timedelta(weeks=1),
+        ).count()
+        assert resolved >= 2
+
+        first = bonus_run(week)
+        second = bonus_run(week)
+
+        assert [(b.agent_id, b.amount_minor, b.created) for b in first.paid] == [
+            (agent10.pk, 50 * resolved, True)
+        ]
+        assert [(b.agent_id, b.created) for b in second.paid] == [(agent10.pk, False)]
+        key = bonus_key(gig_id=gig.pk, agent_id=agent10.pk, week=week)
+        assert list(
+            Posting.objects.filter(kind="qa.bonus").values_list("idempotency_key", flat=True)
+        ) == [key]

@@ -16,7 +16,7 @@ EXAMPLE_CATEGORIES = [
     {"key": "solution", "name": "Solution", "scale": "4", "weight": 4},
     {"key": "tone", "name": "Tone", "scale": "3", "weight": 2},
     {
-        "key": "data-protection",
+        "key": "data_protection",
         "name": "Data protection",
         "scale": "binary",
         "weight": 1,
@@ -29,7 +29,7 @@ EXAMPLE_RATINGS = {
     "understanding": 4,
     "solution": 3,
     "tone": 2,
-    "data-protection": 1,
+    "data_protection": 1,
     "upsell": None,
 }
 

@@ -43,7 +43,7 @@ R2 = {
     "understanding": 5,
     "solution": 4,
     "tone": 3,
-    "data-protection": 1,
+    "data_protection": 1,
     "upsell": 3,
 }
 R3 = {
@@ -51,7 +51,7 @@ R3 = {
     "understanding": 3,
     "solution": 3,
     "tone": 2,
-    "data-protection": 1,
+    "data_protection": 1,
     "upsell": None,
 }
 GOLD = {
@@ -59,7 +59,7 @@ GOLD = {
     "understanding": 4,
     "solution": 4,
     "tone": 2,
-    "data-protection": 1,
+    "data_protection": 1,
     "upsell": None,
 }
 

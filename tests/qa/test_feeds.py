@@ -12,8 +12,17 @@ from brands.models import PoolMembership, PoolStatus, PoolTier
 from gigs.models import PayModel, SessionOutcome, WorkRecord, WorkSession
 from marketplace.errors import ValidationFailed
 from payouts.models import LedgerAccount, Posting, Purpose
-from qa.feeds import bonus_key, bonus_run, eligibility, last_payable_week, ranking_signal
+from qa.feeds import (
+    agent_gig_eligibility,
+    bonus_key,
+    bonus_run,
+    eligibility,
+    last_payable_week,
+    ranking_signal,
+)
 from qa.models import BonusKind, GigQASettings, Review, ReviewStatus
+from qa.selectors import agent_qa_score, agent_qa_scores
+from tests.gigs.factories import GigFactory
 from tests.payouts.factories import brand_fund
 from tests.qa.factories import closed_task
 
@@ -72,14 +81,60 @@ def test_a_provisional_score_everywhere_passes(gig, agent, give_reviews):
 
 
 def test_a_provisional_gig_score_falls_back_to_the_overall_score(brand, gig, agent, give_reviews):
-    from tests.gigs.factories import GigFactory
-
     other = GigFactory(brand=brand, title="Returns")
     set_minimum(gig, Decimal("75"))
     give_reviews(agent, gig, 2, "90.0", at=NOW - timedelta(days=1))
     give_reviews(agent, other, 5, "50.0", at=NOW - timedelta(days=1))
 
     assert eligibility(agent, gig, now=NOW) == "Overall QA 61.4 < 75 (7 reviews, 30 d)"
+
+
+def test_all_of_an_agents_scores_in_one_query_match_the_one_at_a_time_figures(
+    brand, gig, agent, give_reviews, django_assert_num_queries
+):
+    returns = GigFactory(brand=brand, title="Returns")
+    warranty = GigFactory(brand=brand, title="Warranty")
+    give_reviews(agent, gig, 5, "70.0", at=NOW - timedelta(days=1))
+    give_reviews(agent, gig, 2, "99.0", at=NOW - timedelta(days=31))  # out of the window
+    give_reviews(agent, returns, 50, "50.0", at=NOW - timedelta(days=2))
+    give_reviews(agent, returns, 2, "100.0", at=NOW - timedelta(days=3))  # past the 50 newest
+
+    with django_assert_num_queries(1):
+        scores = agent_qa_scores(agent=agent, now=NOW)
+
+    # The 50 newest overall: 5 × 70 and 45 × 50.
+    assert (scores.overall.score, scores.overall.count) == (Decimal("52.0"), 50)
+    assert (scores.on_gig(gig.pk).score, scores.on_gig(gig.pk).count) == (Decimal("70.0"), 5)
+    assert scores.on_gig(returns.pk).score == Decimal("50.0")
+    assert scores.on_gig(warranty.pk).score is None and scores.on_gig(warranty.pk).provisional
+    assert scores.overall == agent_qa_score(agent=agent, now=NOW)
+    for each in (gig, returns, warranty):
+        assert scores.on_gig(each.pk) == agent_qa_score(agent=agent, gig=each, now=NOW)
+
+
+def test_the_agents_eligibility_list_matches_eligibility_gig_by_gig_in_two_queries(
+    brand, gig, agent, give_reviews, django_assert_num_queries
+):
+    returns = GigFactory(brand=brand, title="Returns")
+    warranty = GigFactory(brand=brand, title="Warranty")
+    no_minimum = GigFactory(brand=brand, title="Chat")
+    set_minimum(gig, Decimal("75"))
+    set_minimum(returns, Decimal("40"))
+    set_minimum(warranty, Decimal("80"))
+    give_reviews(agent, gig, 5, "70.0", at=NOW - timedelta(days=1))
+    give_reviews(agent, returns, 5, "50.0", at=NOW - timedelta(days=2))
+    gigs = [gig, returns, warranty, no_minimum]
+
+    with django_assert_num_queries(2):
+        listed = agent_gig_eligibility(agent, gigs, now=NOW)
+
+    assert listed == [
+        (gig, "QA 70.0 < 75 (5 reviews, 30 d)"),
+        (returns, None),
+        (warranty, "Overall QA 60.0 < 80 (10 reviews, 30 d)"),
+        (no_minimum, None),
+    ]
+    assert listed == [(each, eligibility(agent, each, now=NOW)) for each in gigs]
 
 
 def test_ranking_puts_higher_scores_first_and_unscored_last(gig, agent, other_agent, give_reviews):

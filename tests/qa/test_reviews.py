@@ -36,7 +36,7 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 def _ratings(**changes):
     ratings = dict(EXAMPLE_RATINGS)
-    ratings.update({key.replace("_", "-"): value for key, value in changes.items()})
+    ratings.update(changes)
     return ratings
 
 
@@ -229,7 +229,7 @@ def test_the_preview_skips_unrated_and_reports_bad_ratings(assignment, reviewer)
 
 def test_the_preview_shows_a_critical_fail(assignment, reviewer):
     preview = review_preview(
-        reviewer=reviewer, assignment=assignment, ratings={"data-protection": 0, "greeting": 1}
+        reviewer=reviewer, assignment=assignment, ratings={"data_protection": 0, "greeting": 1}
     )
 
     assert preview.score == Decimal("0.0")

@@ -8,6 +8,7 @@ import pytest
 
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from marketplace.models import AuditEvent
+from qa.autoqa import CATEGORY_HINTS, POSSIBLE_LEAK
 from qa.models import (
     BrandQASettings,
     GigQASettings,
@@ -55,8 +56,91 @@ def test_category_keys_come_from_names_and_stay_unique(brand, brand_admin):
         actor=brand_admin, version=version, name="Tone of voice", scale="5", weight=1
     )
 
-    assert (first.key, first.order) == ("tone-of-voice", 1)
-    assert (second.key, second.order) == ("tone-of-voice-2", 2)
+    assert (first.key, first.order) == ("tone_of_voice", 1)
+    assert (second.key, second.order) == ("tone_of_voice_2", 2)
+
+
+def test_a_key_made_from_a_name_matches_the_autoqa_hint(brand, brand_admin):
+    version = draft_scorecard(actor=brand_admin, brand=brand, categories=[])
+
+    category = scorecard_category_add(
+        actor=brand_admin, version=version, name="Data protection", scale="binary", weight=1
+    )
+
+    assert category.key == "data_protection" == CATEGORY_HINTS[POSSIBLE_LEAK]
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("data-protection", "data_protection"),
+        ("Data Protection", "data_protection"),
+        ("  first--response__time ", "first_response_time"),
+        ("résolution", "resolution"),
+    ],
+)
+def test_a_typed_key_is_stored_in_snake_case(brand, brand_admin, typed, stored):
+    version = draft_scorecard(actor=brand_admin, brand=brand, categories=[])
+
+    category = scorecard_category_add(
+        actor=brand_admin, version=version, name="Some category", scale="3", weight=1, key=typed
+    )
+
+    assert category.key == stored
+    event = AuditEvent.objects.get(action="qa.scorecard_category_added")
+    assert event.changes["key"] == stored
+
+
+def test_a_key_spelled_differently_is_still_the_same_key(brand, brand_admin):
+    version = draft_scorecard(actor=brand_admin, brand=brand, categories=[])
+    scorecard_category_add(
+        actor=brand_admin, version=version, name="Data protection", scale="binary", weight=1
+    )
+    before = _audit_count()
+
+    with pytest.raises(ValidationFailed) as refusal:
+        scorecard_category_add(
+            actor=brand_admin,
+            version=version,
+            name="Privacy",
+            scale="binary",
+            weight=1,
+            key="Data-Protection",
+        )
+
+    assert refusal.value.fields == {"key": "Already used."}
+    assert list(version.categories.values_list("key", flat=True)) == ["data_protection"]
+    assert _audit_count() == before
+
+
+@pytest.mark.parametrize("typed", ["", "--", "!?", 42, "x" * 61])
+def test_a_key_with_nothing_usable_or_too_long_is_refused(brand, brand_admin, typed):
+    version = draft_scorecard(actor=brand_admin, brand=brand, categories=[])
+    before = _audit_count()
+
+    with pytest.raises(ValidationFailed) as refusal:
+        scorecard_category_add(
+            actor=brand_admin, version=version, name="Tone", scale="3", weight=1, key=typed
+        )
+
+    assert "key" in refusal.value.fields
+    assert not version.categories.exists()
+    assert _audit_count() == before
+
+
+def test_a_long_name_makes_a_key_that_still_fits_with_a_suffix(brand, brand_admin):
+    version = draft_scorecard(actor=brand_admin, brand=brand, categories=[])
+    name = "Follows the refund policy " * 4
+
+    keys = [
+        scorecard_category_add(
+            actor=brand_admin, version=version, name=name[:120], scale="3", weight=1
+        ).key
+        for _ in range(2)
+    ]
+
+    assert keys[0] != keys[1] and keys[1] == f"{keys[0]}_2"
+    assert all(len(key) <= 60 and "-" not in key for key in keys)
 
 
 @pytest.mark.parametrize("weight", [-1, 101, 2.5, True, "3"])

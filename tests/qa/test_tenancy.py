@@ -5,14 +5,18 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
+from brands.models import BrandMembership
 from marketplace.errors import NotFound
+from qa.calibration import session_create
 from qa.models import (
+    CalibrationSession,
     Dispute,
     GigQASettings,
     Review,
     ReviewAssignment,
     Scorecard,
     ScorecardVersion,
+    TierChange,
 )
 from qa.scorecards import brand_qa_settings_update, gig_qa_settings_update
 from qa.selectors import (
@@ -23,6 +27,7 @@ from qa.selectors import (
     access_scorecard,
     access_scorecard_version,
     reviewer_display,
+    reviewer_labels,
     reviews_of_agent,
     scorecards_for_brand,
 )
@@ -144,3 +149,53 @@ def test_the_agent_sees_qa_reviewer_when_the_brand_hides_identity(
 
     assert reviewer_display(review=review, viewer=agent) == REVIEWER_HIDDEN_LABEL
     assert reviewer_display(review=review, viewer=brand_viewer) == "Rita Reviewer"
+
+
+def test_tier_changes_are_seen_by_their_agent_and_brand_only(
+    brand, agent, other_agent, brand_viewer, other_admin, staff
+):
+    change = TierChange.objects.create(
+        brand=brand, agent=agent, from_tier=3, to_tier=4, reason="Promoted: QA 92.0"
+    )
+
+    assert list(TierChange.objects.for_user(agent)) == [change]
+    assert list(TierChange.objects.for_user(brand_viewer)) == [change]
+    assert list(TierChange.objects.for_user(staff)) == [change]
+    assert not TierChange.objects.for_user(other_agent).exists()
+    assert not TierChange.objects.for_user(other_admin).exists()
+    assert not TierChange.objects.for_user(AnonymousUser()).exists()
+
+
+def test_calibration_sessions_are_seen_once_by_the_brand_and_by_invited_reviewers(
+    version, task, reviewer, second_reviewer, staff, brand_viewer, other_admin, agent
+):
+    session = session_create(actor=staff, task=task, reviewers=[reviewer, second_reviewer, staff])
+    # An invited reviewer who has since left the brand still sees the session.
+    BrandMembership.objects.filter(user=reviewer).delete()
+
+    # Three invites, one session: a member must not get it once per invite.
+    assert list(CalibrationSession.objects.for_user(brand_viewer)) == [session]
+    assert list(CalibrationSession.objects.for_user(reviewer)) == [session]
+    assert not CalibrationSession.objects.for_user(other_admin).exists()
+    assert not CalibrationSession.objects.for_user(agent).exists()
+
+
+def test_reviewer_labels_read_each_brands_setting_once(
+    review, other_review, agent, brand, brand_admin, brand_viewer, staff, django_assert_num_queries
+):
+    brand_qa_settings_update(actor=brand_admin, brand=brand, hide_reviewer_identity=True)
+    reviews = list(Review.objects.select_related("reviewer").order_by("id")) * 3
+    named = [r.reviewer.get_full_name() for r in reviews]
+    hidden_where_brand_hides = [
+        REVIEWER_HIDDEN_LABEL if r.brand_id == brand.pk else r.reviewer.get_full_name()
+        for r in reviews
+    ]
+
+    with django_assert_num_queries(2):
+        for_the_agent = reviewer_labels(reviews=reviews, viewer=agent)
+
+    assert for_the_agent == hidden_where_brand_hides
+    assert REVIEWER_HIDDEN_LABEL in for_the_agent and "Rita Reviewer" not in for_the_agent
+    assert reviewer_labels(reviews=reviews, viewer=brand_viewer) == named
+    assert reviewer_labels(reviews=reviews, viewer=staff) == named
+    assert reviewer_labels(reviews=[], viewer=agent) == []

@@ -54,6 +54,7 @@ from marketplace.models import (
 from payouts.earnings import earning_post, earnings_release_due
 from payouts.funding import topup_credit, topup_currencies
 from payouts.models import TopUp
+from qa.standing import standing_refresh_all
 
 # What each demo brand has paid in, per currency, before any work.
 DEMO_TOP_UP_MINOR = 2_000_00
@@ -522,6 +523,9 @@ class Command(BaseCommand):
         )
         # Acme's scorecards, reviewers, review queue and review history.
         seed_qa(staff=staff, agents=agents, make_user=self.user, work=self.work)
+        # What dispatch reads of QA (scores per gig, minimums keeping agents
+        # off), as the nightly job would leave it.
+        standing_refresh_all()
         return {
             "brands": len(BRANDS),
             "gigs": len(gigs),
