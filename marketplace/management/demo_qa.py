@@ -50,7 +50,7 @@ from qa.tiers import tier_override
 ACME = "acme-outdoors"
 REVIEWED_GIG = "Order & delivery questions (EN)"
 ACME_SCORECARD = "Acme support quality"
-ACME_DRAFT_SCORECARD = "Acme chat quality (draft)"
+ACME_DRAFT_SCORECARD = "Acme chat quality"
 PLATFORM_SCORECARD = "Gigdesk standard support"
 EXAMPLE_SUBJECT = "Example: double charge on order 58213"
 EXAMPLE_EXTERNAL_ID = "demo-qa-example"

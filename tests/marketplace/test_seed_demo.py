@@ -278,7 +278,7 @@ class DemoWorldTests(TestCase):
     def test_a_draft_scorecard_waits_to_be_published_and_the_platform_has_a_default(self):
         from qa.models import Scorecard
 
-        draft = Scorecard.objects.get(brand__slug="acme-outdoors", name="Acme chat quality (draft)")
+        draft = Scorecard.objects.get(brand__slug="acme-outdoors", name="Acme chat quality")
         assert draft.published_version() is None
         assert draft.draft_version().categories.count() == 2
         default = Scorecard.objects.get(is_default=True)
