@@ -578,3 +578,83 @@ class CannedReply(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# --- Task event history (analytics) ------------------------------------------------
+
+
+class TaskEventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    # Back in the queue after a release, a lapsed or declined reservation, or a reopen.
+    QUEUED = "queued", "Back in the queue"
+    OFFERED = "offered", "Offered to one agent (directed)"
+    RESERVATION_LAPSED = "reservation_lapsed", "Offer lapsed unanswered"
+    RESERVATION_DECLINED = "reservation_declined", "Offer declined"
+    CLAIMED = "claimed", "Claimed"
+    # The agent let go, or their lease expired: ``data["reason"]`` says which.
+    RELEASED = "released", "Released"
+    CUSTOMER_MESSAGE = "customer_message", "Customer message"
+    AGENT_MESSAGE = "agent_message", "Agent reply"
+    RESOLVED = "resolved", "Resolved"
+    ESCALATED = "escalated", "Escalated"
+    # No service cancels or reopens a task yet (the demo seed cancels some):
+    # the kinds exist so that histories and metrics need no change when one does.
+    CANCELLED = "cancelled", "Cancelled"
+    REOPENED = "reopened", "Reopened"
+    # The customer's CSAT rating: ``data["score"]`` is 1–5.
+    RATED = "rated", "Rated"
+
+
+class TaskEventQuerySet(models.QuerySet["TaskEvent"]):
+    def update(self, **kwargs):  # noqa: ARG002
+        raise TypeError("Task events are append-only.")
+
+    def delete(self):
+        raise TypeError("Task events are append-only.")
+
+
+class TaskEvent(models.Model):
+    """One thing that happened to a task, written when it happened. Never changes.
+
+    Analytics reads these, never the task's current state, so that a figure for
+    a past hour stays what it was. Brand and gig repeat the task's so that
+    roll-ups per brand, gig and hour need no join.
+    """
+
+    # No single-column indexes on task and brand: the composite indexes below
+    # start with them, and every index is one more write on the claim path.
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="events", db_index=False)
+    brand = models.ForeignKey(
+        "brands.Brand", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    gig = models.ForeignKey(Gig, on_delete=models.CASCADE, related_name="+")
+    # Who did it, when an agent did; the event outlives the account.
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=24, choices=TaskEventKind.choices)
+    # The business moment (a backfill writes the historical time), not the insert time.
+    occurred_at = models.DateTimeField()
+    # Small extras only: a rating's score, a work session or message id, a release reason.
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TaskEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [
+            models.Index(fields=["brand", "occurred_at"], name="taskevent_brand_time"),
+            models.Index(fields=["task", "occurred_at"], name="taskevent_task_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Task {self.task_id}: {self.kind} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Task events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Task events are append-only.")

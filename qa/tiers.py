@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from brands.models import PoolMembership, PoolStatus, PoolTier
 from marketplace.audit import audit_record
-from marketplace.errors import Conflict, ValidationFailed
+from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
 from qa import scoring
 from qa.inputs import TEXT_MAX, text_value
 from qa.models import Review, ReviewStatus, TierChange
@@ -123,6 +123,21 @@ def tier_review(membership: PoolMembership, *, now: datetime | None = None) -> T
                 now=now,
             )
     return TierOutcome(locked.pk, decision, change)
+
+
+def tier_job_run_now(*, actor) -> TierJobResult:
+    """Staff run the nightly job from the console. Its moves are the job's
+    (same rules, same reasons); the audit log also says who started the run."""
+    if not (actor.is_authenticated and actor.is_staff):
+        raise PermissionDenied("Only platform staff can run the tier job.")
+    result = tier_job()
+    audit_record(
+        actor=actor,
+        action="qa.tier_job_run",
+        target=None,
+        changes={"checked": result.checked, "moved": [c.pk for c in result.changes]},
+    )
+    return result
 
 
 def tier_job(*, now: datetime | None = None) -> TierJobResult:

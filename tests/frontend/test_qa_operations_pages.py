@@ -168,8 +168,10 @@ def test_running_the_tier_job_shows_the_move_and_why_the_others_stayed(staff, pr
     assert "No change: the QA score is provisional (0 reviews in 30 days; 5 needed)." in page
     promotable.refresh_from_db()
     assert promotable.tier == PoolTier.TRUSTED
-    # tier_job audits each move itself, as the job's.
+    # Each move is audited as the job's; the run as the staff member's.
     assert AuditEvent.objects.filter(action="qa.tier_changed").count() == 1
+    run = AuditEvent.objects.get(action="qa.tier_job_run")
+    assert run.actor.is_staff and run.changes["checked"] == 2
 
     again = staff.post(TIERS, {"action": "run"}).content.decode()
     assert "2 agents checked, 0 moved." in again
