@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from brands.models import PoolMembership, PoolStatus, PoolTier
 from gigs.models import SessionOutcome, WorkRecord
+from marketplace.audit import audit_record
 from marketplace.errors import ValidationFailed
 from payouts.earnings import round_half_up
 from payouts.models import Earning, Purpose
@@ -158,13 +159,14 @@ def _bonus_gigs():
     )
 
 
-def bonus_run(iso_week: str, now: datetime | None = None) -> BonusRun:
+def bonus_run(iso_week: str, now: datetime | None = None, *, actor=None) -> BonusRun:
     """Pay the QA bonus of ``iso_week`` on every gig with a bonus configured.
 
     Top-tier (``PoolTier.TOP``), approved agents of the gig's brand whose
     per-gig QA score at the week's end is at or above the gig's threshold
     (a provisional score does not qualify) are paid. Refuses a week that
     ended less than ``BONUS_SETTLE_DAYS`` ago. Running it again posts nothing.
+    Each posting is audited under ``actor`` (None: the weekly job).
     """
     from payouts.reservations import brand_balance_moved
 
@@ -230,6 +232,22 @@ def bonus_run(iso_week: str, now: datetime | None = None) -> BonusRun:
                 )
                 if not already:
                     brand_balance_moved(brand_id=gig.brand_id, currency=currency, delta=-amount)
+                    # Every bonus posted is audited, the weekly job's (no actor) and
+                    # a staff member's run alike; a rerun posts and audits nothing.
+                    audit_record(
+                        actor=actor,
+                        action="qa.bonus_posted",
+                        target=posting,
+                        brand=gig.brand,
+                        changes={
+                            "week": week,
+                            "gig": gig.pk,
+                            "agent": agent.pk,
+                            "amount_minor": amount,
+                            "currency": currency,
+                            "score": str(score.score),
+                        },
+                    )
             run.paid.append(
                 BonusPaid(
                     gig_id=gig.pk,
@@ -293,12 +311,11 @@ def bonus_run_by(*, actor, iso_week: str, now: datetime | None = None, request=N
     never holds every brand's and agent's ledger lock at once; the audit row,
     written after, names the postings this run made.
     """
-    from marketplace.audit import audit_record
     from marketplace.errors import PermissionDenied
 
     if not (actor.is_authenticated and actor.is_active and actor.is_staff):
         raise PermissionDenied("Only platform staff can pay the QA bonus.")
-    run = bonus_run(iso_week, now)
+    run = bonus_run(iso_week, now, actor=actor)
     if run.posted:
         totals: dict[str, int] = {}
         for bonus in run.posted:

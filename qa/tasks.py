@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from qa.feeds import bonus_run, last_payable_week
 from qa.intake import qa_task_closed, qa_task_rated, weekly_topup
 from qa.standing import standing_refresh, standing_refresh_all
 from qa.tiers import tier_job
@@ -31,6 +33,13 @@ def qa_task_rated_job(task_id: int) -> None:
 def qa_weekly_topup_job() -> None:
     # Mondays 01:15 UTC: fill last ISO week's per-agent review minimum.
     weekly_topup()
+
+
+@db_periodic_task(crontab(day_of_week="1", hour="3", minute="0"))
+def qa_bonus_weekly_job() -> None:
+    # Mondays 03:00 UTC: the QA bonus of the week that ended 7 days before
+    # (disputes of that week have settled). A rerun posts nothing.
+    bonus_run(last_payable_week(timezone.now()))
 
 
 @db_periodic_task(crontab(hour="2", minute="30"))

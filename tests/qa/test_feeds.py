@@ -282,3 +282,23 @@ def test_the_command_pays_the_week_and_reruns_post_nothing(brand, bonus_gig, age
     assert Posting.objects.filter(kind="qa.bonus").count() == 1
     with time_machine.travel(NOW, tick=False), pytest.raises(CommandError):
         call_command("qa_run_bonus", "--week", "2026-W50", stdout=StringIO())
+
+
+def test_the_weekly_job_pays_the_last_payable_week_and_audits_each_posting_once(
+    brand, bonus_gig, agent, give_reviews
+):
+    from marketplace.models import AuditEvent
+    from qa.tasks import qa_bonus_weekly_job
+
+    top_member(brand, agent)
+    give_reviews(agent, bonus_gig, 5, "95.0", at=WEEK_END - timedelta(days=2))
+    resolved_session(gig=bonus_gig, agent=agent, ended_at=WEEK_END - timedelta(days=1))
+
+    with time_machine.travel(NOW, tick=False):
+        qa_bonus_weekly_job.call_local()
+        qa_bonus_weekly_job.call_local()
+
+    assert Posting.objects.filter(kind="qa.bonus").count() == 1
+    event = AuditEvent.objects.get(action="qa.bonus_posted")
+    assert event.actor is None and event.brand == brand
+    assert event.changes["week"] == WEEK and event.changes["amount_minor"] == 150
