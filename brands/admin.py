@@ -3,8 +3,10 @@ from django.contrib import admin
 from brands.models import (
     ApiKey,
     Brand,
+    BrandHoliday,
     BrandInvitation,
     BrandMembership,
+    BusinessHours,
     PoolMembership,
     WebhookDelivery,
     WebhookEndpoint,
@@ -145,3 +147,15 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(BusinessHours)
+class BusinessHoursAdmin(admin.ModelAdmin):
+    list_display = ["brand", "weekday", "opens", "closes"]
+    list_filter = ["brand"]
+
+
+@admin.register(BrandHoliday)
+class BrandHolidayAdmin(admin.ModelAdmin):
+    list_display = ["brand", "date", "name"]
+    list_filter = ["brand"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -388,3 +390,70 @@ class WebhookDelivery(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in (WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.RETRYING)
+
+
+# --- Business hours ---------------------------------------------------------------
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class BusinessHours(models.Model):
+    """One opening interval of a brand on a weekday, in the brand's ``time_zone``.
+
+    A brand with no rows at all is open 24/7 (holidays aside). A weekday
+    without rows, when other weekdays have some, is closed. ``closes`` of
+    00:00 means midnight at the end of the day, so "18:00–00:00" is the
+    evening and "00:00–00:00" the whole day. ``brands.business_hours_services``
+    keeps a weekday's intervals few and apart; the database only checks each
+    row on its own.
+    """
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="business_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField(help_text="00:00 means midnight at the end of the day.")
+
+    class Meta:
+        ordering = ["brand", "weekday", "opens"]
+        verbose_name_plural = "business hours"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(weekday__gte=0, weekday__lte=6),
+                name="businesshours_weekday_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(closes__gt=models.F("opens")) | models.Q(closes=time(0)),
+                name="businesshours_closes_after_opens",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand} {self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+
+class BrandHoliday(models.Model):
+    """A local date on which the brand is closed all day, whatever its weekly hours."""
+
+    NAME_MAX_LENGTH = 80
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["brand", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "date"], name="brandholiday_unique_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand} closed {self.date:%Y-%m-%d} ({self.name})"

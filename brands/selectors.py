@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from brands.models import Brand, BrandMembership, BrandRole, PoolMembership
+from brands.business_hours import BusinessCalendar
+from brands.models import (
+    Brand,
+    BrandHoliday,
+    BrandMembership,
+    BrandRole,
+    BusinessHours,
+    PoolMembership,
+)
 from gigs.models import Gig, GigStatus
 from marketplace.errors import PermissionDenied
 
@@ -100,3 +108,32 @@ def open_gig_summaries(*, brand_ids: Iterable[int]) -> dict[int, OpenGigSummary]
         )
         for brand_id, count in counts.items()
     }
+
+
+# --- Business hours -----------------------------------------------------------------
+
+
+def calendar_for(brand: Brand) -> BusinessCalendar:
+    """The brand's business calendar for ``brands.business_hours``, in two queries.
+
+    No hours rows: the calendar is open 24/7, holidays aside.
+    """
+    hours: dict[int, list] = defaultdict(list)
+    for weekday, opens, closes in BusinessHours.objects.filter(brand=brand).values_list(
+        "weekday", "opens", "closes"
+    ):
+        hours[weekday].append((opens, closes))
+    holidays = frozenset(BrandHoliday.objects.filter(brand=brand).values_list("date", flat=True))
+    return BusinessCalendar(time_zone=brand.time_zone, hours=dict(hours), holidays=holidays)
+
+
+def business_hours_for(brand: Brand) -> dict[int, list[BusinessHours]]:
+    """The brand's weekly intervals by weekday (0 = Monday), earliest first."""
+    by_weekday: dict[int, list[BusinessHours]] = defaultdict(list)
+    for row in BusinessHours.objects.filter(brand=brand).order_by("weekday", "opens"):
+        by_weekday[row.weekday].append(row)
+    return dict(by_weekday)
+
+
+def holidays_for(brand: Brand) -> QuerySet[BrandHoliday]:
+    return BrandHoliday.objects.filter(brand=brand).order_by("date")

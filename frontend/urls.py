@@ -555,3 +555,24 @@ urlpatterns += [
     path("staff/qa/tiers/", qa_operations.staff_qa_tiers, name="staff_qa_tiers"),
     path("staff/qa/bonus/", qa_operations.staff_qa_bonus, name="staff_qa_bonus"),
 ]
+
+# Brand business hours and holidays, the clock SLA targets count in
+from frontend.views import business_hours  # noqa: E402
+
+urlpatterns += [
+    path(
+        "brands/<slug:slug>/business-hours/",
+        business_hours.business_hours,
+        name="brand_business_hours",
+    ),
+    path(
+        "brands/<slug:slug>/business-hours/holidays/",
+        business_hours.holiday_create,
+        name="brand_holiday_add",
+    ),
+    path(
+        "brands/<slug:slug>/business-hours/holidays/<int:holiday_id>/remove/",
+        business_hours.holiday_delete,
+        name="brand_holiday_remove",
+    ),
+]

@@ -29,7 +29,13 @@ from gigs.eligibility import (
     reserved_tasks_for_agent,
     waiting_directed_tasks_for_agent,
 )
-from gigs.events import task_event
+from gigs.events import (
+    RESERVATION_END_KINDS,
+    task_event,
+    task_event_new,
+    task_event_record,
+    task_events_record,
+)
 from gigs.models import (
     AgentPresence,
     DispatchMode,
@@ -38,6 +44,7 @@ from gigs.models import (
     ReservationOutcome,
     SessionOutcome,
     Task,
+    TaskEventKind,
     TaskReservation,
     TaskStatus,
     WorkRecord,
@@ -332,6 +339,8 @@ def _take(agent: User, candidates, now: datetime) -> Task | None:
     task.updated_at = now
     session = _session_open(task, agent, now, reserved_minor=hold.amount_minor)
     reservation_post(hold=hold, session=session)
+    # The claim's history: one INSERT of ids already in hand, no read.
+    task_event_record(task, TaskEventKind.CLAIMED, now, agent_id=agent.pk, session=session.pk)
     if was_reserved:
         TaskReservation.objects.filter(
             task=task, agent=agent, outcome=ReservationOutcome.PENDING
@@ -531,8 +540,15 @@ def _reserve_next(task: Task, now: datetime) -> User | None:
                 # Reserved by someone else a moment ago; try the next candidate.
                 transaction.set_rollback(True)
                 continue
-            TaskReservation.objects.create(
+            reservation = TaskReservation.objects.create(
                 task=task, agent=agent, created_at=now, expires_at=expires_at
+            )
+            task_event_record(
+                task,
+                TaskEventKind.OFFERED,
+                now,
+                agent_id=agent.pk,
+                reservation=reservation.pk,
             )
             AgentPresence.objects.filter(agent=agent).update(last_assigned_at=now)
             task.status = TaskStatus.OFFERED
@@ -572,6 +588,13 @@ def _end_reservation(task: Task, outcome: str, now: datetime) -> TaskReservation
     )
     if not released:
         return None
+    agent_id = reservation.agent_id if reservation is not None else task.reserved_for_id
+    task_events_record(
+        [
+            task_event_new(task, RESERVATION_END_KINDS[outcome], now, agent_id=agent_id),
+            task_event_new(task, TaskEventKind.QUEUED, now),
+        ]
+    )
     if reservation is not None:
         TaskReservation.objects.filter(pk=reservation.pk).update(outcome=outcome, decided_at=now)
         live.publish(
@@ -635,7 +658,22 @@ def _return_to_queue(task: Task, *, agent_id: int, now: datetime, outcome: str) 
     )
     if not released:
         return False
-    session_close(task, now, outcome)
+    record = session_close(task, now, outcome)
+    # Released (by the agent, or their lease ran out: ``reason``) and back in
+    # the queue, at the same moment, in one INSERT.
+    task_events_record(
+        [
+            task_event_new(
+                task,
+                TaskEventKind.RELEASED,
+                now,
+                agent_id=agent_id,
+                reason=outcome,
+                session=record.session_id if record is not None else None,
+            ),
+            task_event_new(task, TaskEventKind.QUEUED, now),
+        ]
+    )
     task.status = TaskStatus.QUEUED
     task.holder = None
     task.claimed_at = None

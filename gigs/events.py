@@ -96,7 +96,7 @@ _SESSION_END_KINDS = {
     SessionOutcome.CANCELLED: TaskEventKind.CANCELLED,
 }
 
-_RESERVATION_END_KINDS = {
+RESERVATION_END_KINDS = {
     ReservationOutcome.LAPSED: TaskEventKind.RESERVATION_LAPSED,
     ReservationOutcome.REJECTED: TaskEventKind.RESERVATION_DECLINED,
 }
@@ -141,7 +141,7 @@ def task_events_from_rows(task: Task) -> list[TaskEvent]:
                 reservation=reservation.pk,
             )
         )
-        end_kind = _RESERVATION_END_KINDS.get(reservation.outcome)
+        end_kind = RESERVATION_END_KINDS.get(reservation.outcome)
         if end_kind and reservation.decided_at:
             events += [
                 task_event_new(

@@ -14,6 +14,7 @@ from django.utils import timezone
 from brands.models import Brand
 from gigs import live
 from gigs.dispatch import task_offer, tasks_offer
+from gigs.events import message_event_kind, task_event_new, task_event_record, task_events_record
 from gigs.models import (
     CannedReply,
     Gig,
@@ -22,6 +23,7 @@ from gigs.models import (
     MessageKind,
     ResolutionCode,
     Task,
+    TaskEventKind,
     TaskPriority,
     TaskStatus,
 )
@@ -409,7 +411,14 @@ def task_create(*, brand: Brand, data: TaskInput, actor=None) -> tuple[Task, boo
     # Twice at most: the task that won the conflict may be deleted before we
     # read it, and then this one can be inserted after all.
     for _attempt in range(2):
-        if _task_insert(task, message):
+        # The task and its first events commit together, or a task would be
+        # missing from every figure: a transaction (a savepoint in the
+        # caller's) and one more INSERT, the price of the history.
+        with transaction.atomic():
+            inserted = _task_insert(task, message)
+            if inserted:
+                task_events_record(_created_events(task, message))
+        if inserted:
             # Agents hear of it only once it is committed and claimable.
             transaction.on_commit(lambda: task_offer(task))
             return task, True
@@ -423,6 +432,17 @@ def task_create(*, brand: Brand, data: TaskInput, actor=None) -> tuple[Task, boo
     )
 
 
+def _created_events(task: Task, message: Message | None) -> list:
+    events = [task_event_new(task, TaskEventKind.CREATED, task.created_at)]
+    if message is not None:
+        events.append(
+            task_event_new(
+                task, TaskEventKind.CUSTOMER_MESSAGE, message.created_at, message=message.pk
+            )
+        )
+    return events
+
+
 def tasks_bulk_create(*, brand: Brand, rows: list[TaskInput]) -> list[Task]:
     """Create already-validated tasks in one transaction (the CSV import's last step)."""
     with transaction.atomic():
@@ -434,6 +454,10 @@ def tasks_bulk_create(*, brand: Brand, rows: list[TaskInput]) -> list[Task]:
             if message is not None:
                 messages.append(message)
         Message.objects.bulk_create(messages, batch_size=500)
+        by_task = {message.task_id: message for message in messages}
+        task_events_record(
+            event for task in tasks for event in _created_events(task, by_task.get(task.pk))
+        )
         transaction.on_commit(lambda: tasks_offer(tasks))
     return tasks
 
@@ -501,6 +525,17 @@ def message_add(
         with transaction.atomic():
             message.save()
             Task.objects.filter(pk=task.pk).update(updated_at=timezone.now())
+            event_kind = message_event_kind(kind)
+            if event_kind is not None:
+                task_event_record(
+                    task,
+                    event_kind,
+                    message.created_at,
+                    agent_id=message.author_id
+                    if event_kind == TaskEventKind.AGENT_MESSAGE
+                    else None,
+                    message=message.pk,
+                )
             _publish_message(message)
     except IntegrityError:
         existing = task.messages.filter(external_id=external_id).first() if external_id else None

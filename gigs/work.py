@@ -15,13 +15,14 @@ from gigs.dispatch import (
     session_close,
     task_for_agent,
 )
-from gigs.events import task_event
+from gigs.events import task_event, task_event_record
 from gigs.models import (
     Message,
     MessageKind,
     ResolutionCode,
     SessionOutcome,
     Task,
+    TaskEventKind,
     TaskStatus,
     WorkRecord,
 )
@@ -78,6 +79,13 @@ def _finish(task: Task, agent: User, *, status: str, outcome: str, **fields) -> 
     for name, value in fields.items():
         setattr(task, name, value)
     record = session_close(task, now, outcome, fields.get("resolution_code", ""))
+    task_event_record(
+        task,
+        TaskEventKind.RESOLVED if status == TaskStatus.RESOLVED else TaskEventKind.ESCALATED,
+        now,
+        agent_id=agent.pk,
+        session=record.session_id if record is not None else None,
+    )
     live.publish(
         {"type": "task.status", "task_id": task.pk, "status": status},
         topics=[
@@ -243,6 +251,7 @@ def task_rate(*, task: Task, score, comment: str = "") -> Task:
                 return task
             raise Conflict("This task has already been rated.", code="already_rated")
         task.csat_score, task.csat_comment, task.csat_at = score, comment, now
+        task_event_record(task, TaskEventKind.RATED, now, score=score)
         from qa.tasks import qa_task_rated_job  # lazily: qa imports gigs
 
         transaction.on_commit(lambda: qa_task_rated_job(task.pk))

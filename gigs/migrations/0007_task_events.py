@@ -6,30 +6,88 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('brands', '0004_webhooks'),
-        ('gigs', '0006_gig_reserve_minutes'),
+        ("brands", "0004_webhooks"),
+        ("gigs", "0006_gig_reserve_minutes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TaskEvent',
+            name="TaskEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('created', 'Created'), ('queued', 'Back in the queue'), ('offered', 'Offered to one agent (directed)'), ('reservation_lapsed', 'Offer lapsed unanswered'), ('reservation_declined', 'Offer declined'), ('claimed', 'Claimed'), ('released', 'Released'), ('customer_message', 'Customer message'), ('agent_message', 'Agent reply'), ('resolved', 'Resolved'), ('escalated', 'Escalated'), ('cancelled', 'Cancelled'), ('reopened', 'Reopened'), ('rated', 'Rated')], max_length=24)),
-                ('occurred_at', models.DateTimeField()),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('brand', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='brands.brand')),
-                ('gig', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='gigs.gig')),
-                ('task', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='gigs.task')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("created", "Created"),
+                            ("queued", "Back in the queue"),
+                            ("offered", "Offered to one agent (directed)"),
+                            ("reservation_lapsed", "Offer lapsed unanswered"),
+                            ("reservation_declined", "Offer declined"),
+                            ("claimed", "Claimed"),
+                            ("released", "Released"),
+                            ("customer_message", "Customer message"),
+                            ("agent_message", "Agent reply"),
+                            ("resolved", "Resolved"),
+                            ("escalated", "Escalated"),
+                            ("cancelled", "Cancelled"),
+                            ("reopened", "Reopened"),
+                            ("rated", "Rated"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField()),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "brand",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="brands.brand",
+                    ),
+                ),
+                (
+                    "gig",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="gigs.gig"
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="gigs.task",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['occurred_at', 'id'],
-                'indexes': [models.Index(fields=['brand', 'occurred_at'], name='taskevent_brand_time'), models.Index(fields=['task', 'occurred_at'], name='taskevent_task_time')],
+                "ordering": ["occurred_at", "id"],
+                "indexes": [
+                    models.Index(fields=["brand", "occurred_at"], name="taskevent_brand_time"),
+                    models.Index(fields=["task", "occurred_at"], name="taskevent_task_time"),
+                ],
             },
         ),
     ]

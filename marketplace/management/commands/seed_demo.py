@@ -14,7 +14,7 @@ the same tasks there.
 from __future__ import annotations
 
 import random
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import make_password
@@ -23,8 +23,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from assessments.models import Attempt
-from brands.models import Brand, BrandMembership, BrandRole, PoolMembership, PoolStatus, PoolTier
+from brands.models import (
+    Brand,
+    BrandHoliday,
+    BrandMembership,
+    BrandRole,
+    BusinessHours,
+    PoolMembership,
+    PoolStatus,
+    PoolTier,
+)
 from gigs.dispatch import session_billable_ms
+from gigs.events import task_events_backfill
 from gigs.models import (
     CannedReply,
     DispatchMode,
@@ -80,6 +90,9 @@ BRANDS = [
         "slug": "acme-outdoors",
         "name": "Acme Outdoors",
         "time_zone": "Europe/Berlin",
+        # Weekday (0 = Monday) → (opens, closes), in the brand's time zone.
+        "business_hours": [(day, time(8), time(20)) for day in range(5)] + [(5, time(9), time(14))],
+        "holidays": [(date(2026, 12, 25), "Christmas Day"), (date(2027, 1, 1), "New Year's Day")],
         "team": [
             ("admin@acme.demo", "Hanna Vogel", BrandRole.ADMIN),
             ("qa@acme.demo", "Jonas Keller", BrandRole.QA_REVIEWER),
@@ -481,6 +494,7 @@ class Command(BaseCommand):
                     brand.save(update_fields=["created_by"])
             resolution_codes_seed(brand)
             self.canned_replies(brand, spec["canned_replies"])
+            self.business_hours(brand, spec)
             pool = self.pool(brand, spec, agents, admin, rng)
             brand_gigs = []
             for title, language, pay_model, rate, currency, skill_slugs, mode in spec["gigs"]:
@@ -526,6 +540,10 @@ class Command(BaseCommand):
         # What dispatch reads of QA (scores per gig, minimums keeping agents
         # off), as the nightly job would leave it.
         standing_refresh_all()
+        # The seed writes tasks' rows directly, at historical times: their
+        # event history (created, claimed, messages, closed, rated) follows
+        # from those rows. Tasks seeded before keep the history they have.
+        task_events_backfill(Task.objects.filter(brand__slug__in=[b["slug"] for b in BRANDS]))
         return {
             "brands": len(BRANDS),
             "gigs": len(gigs),
@@ -566,6 +584,16 @@ class Command(BaseCommand):
                 )
         self.agent_languages[user.pk] = dict(languages)
         return user
+
+    def business_hours(self, brand: Brand, spec) -> None:
+        # Only on a brand without hours: an admin's own changes are kept.
+        if spec.get("business_hours") and not BusinessHours.objects.filter(brand=brand).exists():
+            BusinessHours.objects.bulk_create(
+                BusinessHours(brand=brand, weekday=day, opens=opens, closes=closes)
+                for day, opens, closes in spec["business_hours"]
+            )
+        for day, name in spec.get("holidays", []):
+            BrandHoliday.objects.get_or_create(brand=brand, date=day, defaults={"name": name})
 
     def canned_replies(self, brand: Brand, replies) -> None:
         for title, language, body in replies:
