@@ -59,7 +59,9 @@ def _render(
         "holiday_form": holiday_form,
         "upcoming_holidays": [holiday for holiday in holidays if holiday.date >= today],
         "past_holidays": [holiday for holiday in holidays if holiday.date < today][::-1],
-        "local_now": local_now,
+        # Formatted here: the template's date filter would convert it back to
+        # the viewer's active time zone.
+        "local_now_label": local_now.strftime("%A %H:%M"),
     }
     return render(request, "brands/business_hours.html", context, status=status)
 

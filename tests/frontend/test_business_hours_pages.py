@@ -217,3 +217,15 @@ def test_bad_holidays_show_an_error_and_change_nothing(
     assert message in response.content.decode()
     assert list(BrandHoliday.objects.values_list("name", flat=True)) == ["Christmas Day"]
     assert not AuditEvent.objects.filter(brand=brand).exists()
+
+
+def test_the_page_gives_the_time_now_in_the_brands_zone(admin_client, brand):
+    import time_machine
+
+    brand.time_zone = "America/New_York"
+    brand.save(update_fields=["time_zone"])
+    # 14:30 UTC on a Monday in December is 09:30 in New York (UTC-5).
+    with time_machine.travel("2026-12-07T14:30:00Z", tick=False):
+        page = admin_client.get(url("brand_business_hours", brand)).content.decode()
+
+    assert "it is Monday 09:30 there now" in page
