@@ -3,6 +3,7 @@
 from datetime import date, time
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 
@@ -220,8 +221,6 @@ def test_bad_holidays_show_an_error_and_change_nothing(
 
 
 def test_the_page_gives_the_time_now_in_the_brands_zone(admin_client, brand):
-    import time_machine
-
     brand.time_zone = "America/New_York"
     brand.save(update_fields=["time_zone"])
     # 14:30 UTC on a Monday in December is 09:30 in New York (UTC-5).
