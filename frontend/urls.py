@@ -576,3 +576,11 @@ urlpatterns += [
         name="brand_holiday_remove",
     ),
 ]
+
+# SLA report: checks, breaches and breach rates per gig and agent, and the breaches as CSV
+from frontend.views import sla  # noqa: E402
+
+urlpatterns += [
+    path("brands/<slug:slug>/sla/", sla.brand_sla_report, name="brand_sla_report"),
+    path("brands/<slug:slug>/sla/export.csv", sla.brand_sla_export, name="brand_sla_export"),
+]

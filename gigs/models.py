@@ -33,6 +33,10 @@ class GigStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+# Longest SLA target a gig may set: 90 days.
+SLA_TARGET_MAX_SECONDS = 90 * 24 * 3600
+
+
 class Gig(models.Model):
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="gigs")
     title = models.CharField(max_length=140)
@@ -53,6 +57,24 @@ class Gig(models.Model):
     )
     sla_first_response_seconds = models.PositiveIntegerField(
         default=15 * 60, validators=[MinValueValidator(10)]
+    )
+    # Further SLA targets (gigs/sla.py); empty = no target. Counted in the
+    # brand's business hours unless ``sla_business_hours`` is off.
+    sla_next_response_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(10), MaxValueValidator(SLA_TARGET_MAX_SECONDS)],
+        help_text="Target from each later customer message to the agent's reply; empty = none.",
+    )
+    sla_resolution_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(10), MaxValueValidator(SLA_TARGET_MAX_SECONDS)],
+        help_text="Target from the task's arrival to its resolution; empty = none.",
+    )
+    sla_business_hours = models.BooleanField(
+        default=True,
+        help_text="Count SLA targets in the brand's business hours (on) or around the clock (off).",
     )
     budget_cap_minor = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Most the gig may spend, in minor units; empty = no cap."

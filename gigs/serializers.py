@@ -126,6 +126,23 @@ class GigCreateSerializer(StrictSerializer):
     sla_first_response_seconds = serializers.IntegerField(
         required=False, help_text="Target time to the first agent reply (default 900)."
     )
+    sla_next_response_seconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Target from each later customer message to the agent's reply, in seconds; "
+        "null for none (default).",
+    )
+    sla_resolution_seconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Target from the task's arrival to its resolution, in seconds; null for none "
+        "(default).",
+    )
+    sla_business_hours = serializers.BooleanField(
+        required=False,
+        help_text="Count SLA targets in the brand's business hours and holidays (default true); "
+        "false counts every hour.",
+    )
     budget_cap_minor = serializers.IntegerField(
         required=False,
         allow_null=True,
@@ -312,6 +329,9 @@ class GigSerializer(serializers.ModelSerializer):
             "currency",
             "max_tasks_per_agent",
             "sla_first_response_seconds",
+            "sla_next_response_seconds",
+            "sla_resolution_seconds",
+            "sla_business_hours",
             "budget_cap_minor",
             "dispatch_mode",
             "reservation_timeout_seconds",

@@ -14,7 +14,14 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from brands.models import Brand
-from gigs.models import Gig, GigStatus, MessageKind, PayModel, TaskPriority
+from gigs.models import (
+    SLA_TARGET_MAX_SECONDS,
+    Gig,
+    GigStatus,
+    MessageKind,
+    PayModel,
+    TaskPriority,
+)
 from gigs.services import BRAND_MESSAGE_KINDS, GIG_EDITABLE_FIELDS
 from marketplace.errors import ValidationFailed
 from marketplace.languages import LANGUAGE_CHOICES
@@ -159,6 +166,21 @@ class GigForm(forms.ModelForm):
         initial=15,
         help_text="How soon a customer should hear back after the task arrives.",
     )
+    sla_next_response_minutes = forms.IntegerField(
+        label="Next response target (minutes)",
+        required=False,
+        min_value=1,
+        max_value=7 * 24 * 60,
+        help_text="How soon each later customer message should get a reply. "
+        "Leave empty for no target.",
+    )
+    sla_resolution_hours = forms.IntegerField(
+        label="Resolution target (hours)",
+        required=False,
+        min_value=1,
+        max_value=SLA_TARGET_MAX_SECONDS // 3600,
+        help_text="How soon a task should be resolved after it arrives. Leave empty for no target.",
+    )
     required_skills = forms.ModelMultipleChoiceField(
         # One shared list, kept by platform staff, so that a gig's skills and
         # agents' skills are the same tags and matching works.
@@ -205,6 +227,8 @@ class GigForm(forms.ModelForm):
         "rate_minor": "rate",
         "budget_cap_minor": "budget_cap",
         "sla_first_response_seconds": "sla_first_response_minutes",
+        "sla_next_response_seconds": "sla_next_response_minutes",
+        "sla_resolution_seconds": "sla_resolution_hours",
         "required_skills": "required_skills",
     }
 
@@ -219,15 +243,19 @@ class GigForm(forms.ModelForm):
             "currency",
             "max_tasks_per_agent",
             "dispatch_mode",
+            "sla_business_hours",
             *TIMING_FIELDS,
         ]
         labels = {
+            "sla_business_hours": "Count SLA targets in business hours only",
             "min_language_level": "Minimum language level",
             "max_tasks_per_agent": "Tasks an agent may hold at once",
         }
         help_texts = {
             "currency": "ISO 4217 code, like EUR or USD.",
             "dispatch_mode": DISPATCH_MODE_HELP,
+            "sla_business_hours": "On: the clock stops outside your business hours and on "
+            "holidays (Settings → Business hours). Off: every hour counts.",
         }
         widgets = {
             "description": forms.Textarea(attrs={"rows": 4}),
@@ -246,6 +274,9 @@ class GigForm(forms.ModelForm):
         "budget_cap",
         "max_tasks_per_agent",
         "sla_first_response_minutes",
+        "sla_next_response_minutes",
+        "sla_resolution_hours",
+        "sla_business_hours",
         "dispatch_mode",
         "reservation_timeout_seconds",
         "lease_seconds",
@@ -262,6 +293,12 @@ class GigForm(forms.ModelForm):
             self.fields["rate"].initial = major_units(gig.rate_minor, gig.currency)
             self.fields["budget_cap"].initial = major_units(gig.budget_cap_minor, gig.currency)
             self.fields["sla_first_response_minutes"].initial = self._initial_minutes()
+            self.fields["sla_next_response_minutes"].initial = self._initial_target(
+                "sla_next_response_seconds", 60
+            )
+            self.fields["sla_resolution_hours"].initial = self._initial_target(
+                "sla_resolution_seconds", 3600
+            )
             self.fields["required_skills"].initial = list(gig.required_skills.all())
         self.fields["currency"].widget.attrs.update({"maxlength": 3, "size": 3})
         # Radio buttons and a required choice: no "---------" entry.
@@ -275,6 +312,21 @@ class GigForm(forms.ModelForm):
     def _initial_minutes(self) -> int:
         # The API may have set a number of seconds that is not whole minutes.
         return max(1, round(self.instance.sla_first_response_seconds / 60))
+
+    def _initial_target(self, name: str, unit: int) -> int | None:
+        seconds = getattr(self.instance, name)
+        return None if seconds is None else max(1, round(seconds / unit))
+
+    def _target_seconds(self, field: str, name: str, unit: int) -> int | None:
+        """An optional target in seconds; an unchanged one keeps its exact seconds
+        (the API may have set a value that is not whole minutes or hours)."""
+        amount = self.cleaned_data.get(field)
+        if amount is None:
+            return None
+        gig = self.instance
+        if gig.pk and amount == self._initial_target(name, unit):
+            return getattr(gig, name)
+        return amount * unit
 
     def clean_currency(self) -> str:
         currency = (self.cleaned_data.get("currency") or "").strip().upper()
@@ -334,6 +386,12 @@ class GigForm(forms.ModelForm):
         cleaned = self.cleaned_data
         values = {name: cleaned[name] for name in GIG_EDITABLE_FIELDS if name in cleaned}
         values["sla_first_response_seconds"] = self.sla_seconds()
+        values["sla_next_response_seconds"] = self._target_seconds(
+            "sla_next_response_minutes", "sla_next_response_seconds", 60
+        )
+        values["sla_resolution_seconds"] = self._target_seconds(
+            "sla_resolution_hours", "sla_resolution_seconds", 3600
+        )
         return values
 
     def skills(self) -> list[Skill]:

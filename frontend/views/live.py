@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from brands.models import Brand
 from frontend.views.access import brand_view, staff_view
 from gigs.selectors import brand_live_stats, platform_live_stats
+from gigs.sla_selectors import sla_at_risk
 
 BRANDS_PER_PAGE = 50
 
@@ -54,6 +55,10 @@ def _brand_stats(brand: Brand) -> dict[str, Any]:
         _with_labels(row)
         wait = row["oldest_wait_seconds"]
         row["over_sla"] = wait is not None and wait > row["gig"].sla_first_response_seconds
+    stats["at_risk"] = sla_at_risk(brand, as_of=stats["as_of"])
+    for row in stats["at_risk"]:
+        left = (row["check"].due_at - stats["as_of"]).total_seconds()
+        row["time_label"] = wait_label(int(abs(left)))
     return stats
 
 
