@@ -11,10 +11,11 @@ from datetime import date, time
 
 from django.db import IntegrityError, transaction
 
-from brands.models import Brand, BrandHoliday, BrandMembership, BrandRole, BusinessHours, Weekday
+from brands.models import Brand, BrandHoliday, BusinessHours
+from brands.permissions import require_brand_admin
 from marketplace.audit import audit_record
-from marketplace.errors import Conflict, PermissionDenied, ValidationFailed
-from marketplace.models import User
+from marketplace.errors import Conflict, ValidationFailed
+from marketplace.models import User, Weekday
 
 MAX_INTERVALS_PER_DAY = 2
 MIDNIGHT = time(0)
@@ -23,12 +24,7 @@ Interval = tuple[time | None, time | None]
 
 
 def _require_admin(*, actor: User, brand: Brand) -> None:
-    """Views let only admins in; this keeps a service call from crossing brands."""
-    is_admin = BrandMembership.objects.filter(
-        brand=brand, user_id=actor.pk, role=BrandRole.ADMIN
-    ).exists()
-    if not is_admin:
-        raise PermissionDenied(f"Only admins of {brand} can change its business hours.")
+    require_brand_admin(actor=actor, brand=brand, action="change its business hours")
 
 
 def _minutes_to_close(closes: time) -> int:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from marketplace.models import validate_time_zone
+from marketplace.models import Weekday, validate_time_zone
 
 
 class Brand(models.Model):
@@ -393,16 +393,6 @@ class WebhookDelivery(models.Model):
 
 
 # --- Business hours ---------------------------------------------------------------
-
-
-class Weekday(models.IntegerChoices):
-    MONDAY = 0, "Monday"
-    TUESDAY = 1, "Tuesday"
-    WEDNESDAY = 2, "Wednesday"
-    THURSDAY = 3, "Thursday"
-    FRIDAY = 4, "Friday"
-    SATURDAY = 5, "Saturday"
-    SUNDAY = 6, "Sunday"
 
 
 class BusinessHours(models.Model):

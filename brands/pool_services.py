@@ -10,7 +10,8 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from brands.models import Brand, BrandMembership, BrandRole, PoolMembership, PoolStatus, PoolTier
+from brands.models import Brand, PoolMembership, PoolStatus, PoolTier
+from brands.permissions import require_brand_admin
 from gigs import live
 from marketplace.audit import audit_record
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -55,13 +56,7 @@ def _pool_text(value: str, *, field: str, label: str) -> str:
 
 
 def _pool_require_admin(*, actor: User, brand: Brand) -> None:
-    """Views allow only the brand's admins; this keeps a service call from
-    crossing brands (an admin of one brand deciding on another's pool)."""
-    is_admin = BrandMembership.objects.filter(
-        brand=brand, user_id=actor.pk, role=BrandRole.ADMIN
-    ).exists()
-    if not is_admin:
-        raise PermissionDenied(f"Only admins of {brand} can manage its agent pool.")
+    require_brand_admin(actor=actor, brand=brand, action="manage its agent pool")
 
 
 def _pool_lock(membership: PoolMembership) -> PoolMembership:

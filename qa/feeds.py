@@ -268,11 +268,12 @@ def _posting_exists(key: str) -> bool:
     return Posting.objects.filter(idempotency_key=key).exists()
 
 
-def agent_gig_eligibility(agent, gigs, *, now: datetime | None = None) -> list[tuple]:
+def agent_gig_eligibility(agent, gigs, *, now: datetime | None = None, scores=None) -> list[tuple]:
     """(gig, reason or None) for each gig: for the agent's own QA page to show
     which gigs their QA score keeps them off and why. Two queries however many
     gigs: their minimums, and the agent's scores (``eligibility`` per gig would
-    cost three each)."""
+    cost three each); one when the caller passes the ``agent_qa_scores`` it
+    already read."""
     now = now or timezone.now()
     minimums = dict(
         GigQASettings.objects.filter(gig__in=gigs, min_qa_score__isnull=False).values_list(
@@ -281,7 +282,8 @@ def agent_gig_eligibility(agent, gigs, *, now: datetime | None = None) -> list[t
     )
     if not minimums:
         return [(gig, None) for gig in gigs]
-    scores = agent_qa_scores(agent=agent, now=now)
+    if scores is None:
+        scores = agent_qa_scores(agent=agent, now=now)
     return [
         (
             gig,

@@ -11,8 +11,9 @@ from datetime import time
 from django import forms
 
 from brands.business_hours_services import MAX_INTERVALS_PER_DAY
-from brands.models import BrandHoliday, BusinessHours, Weekday
+from brands.models import BrandHoliday, BusinessHours
 from frontend.forms.brand import ServiceErrorMixin
+from marketplace.models import Weekday
 
 
 def _time_field(label: str) -> forms.TimeField:

@@ -16,11 +16,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from brands.business_hours_services import business_hours_set, holiday_add, holiday_remove
-from brands.models import Brand, BrandRole, Weekday
+from brands.models import Brand, BrandRole
 from brands.selectors import business_hours_for, holidays_for
 from frontend.forms.business_hours import HolidayForm, WeeklyHoursForm
 from frontend.views.access import brand_view
 from marketplace.errors import GigdeskError, PermissionDenied
+from marketplace.models import Weekday
 
 ADMIN_ONLY = (BrandRole.ADMIN,)
 

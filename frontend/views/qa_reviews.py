@@ -591,7 +591,7 @@ def agent_qa(request: HttpRequest) -> HttpResponse:
             "per_gig": [{**row, "line": score_line(row["score"])} for row in per_gig],
             "page": page,
             "rows": rows,
-            "minimums": agent_gig_eligibility(agent, list(gated), now=now),
+            "minimums": agent_gig_eligibility(agent, list(gated), now=now, scores=scores),
         },
     )
 
