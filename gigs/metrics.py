@@ -112,11 +112,12 @@ def first_response_seconds(events: Iterable[EventLike]) -> float | None:
     return _seconds(start, reply.occurred_at)
 
 
-def next_response_seconds(events: Iterable[EventLike]) -> tuple[float, ...]:
-    """After the first agent reply: from each customer message that found no
-    unanswered one before it, to the next agent reply. A customer message
-    never answered adds nothing (the task's close or its SLA covers it)."""
-    samples: list[float] = []
+def next_responses(events: Iterable[EventLike]) -> tuple[tuple[EventLike, float], ...]:
+    """After the first agent reply: each agent reply that answered a run of
+    customer messages, with the seconds from the run's first message to it.
+    A customer message never answered adds nothing (the task's close or its
+    SLA covers it)."""
+    samples: list[tuple[EventLike, float]] = []
     answered_once = False
     pending_since: datetime | None = None
     for event in _ordered(events):
@@ -125,10 +126,15 @@ def next_response_seconds(events: Iterable[EventLike]) -> tuple[float, ...]:
                 pending_since = event.occurred_at
         elif event.kind == TaskEventKind.AGENT_MESSAGE:
             if pending_since is not None:
-                samples.append(_seconds(pending_since, event.occurred_at))
+                samples.append((event, _seconds(pending_since, event.occurred_at)))
                 pending_since = None
             answered_once = True
     return tuple(samples)
+
+
+def next_response_seconds(events: Iterable[EventLike]) -> tuple[float, ...]:
+    """The seconds of each next response (``next_responses``), in order."""
+    return tuple(seconds for _, seconds in next_responses(events))
 
 
 def back_and_forths(events: Iterable[EventLike]) -> int:
@@ -195,9 +201,14 @@ class TaskFacts:
 
     created_at: datetime | None
     first_claimed_at: datetime | None
+    first_claimed_by_id: int | None
+    first_replied_at: datetime | None
+    first_replied_by_id: int | None
     # The final close: resolved, escalated or cancelled; None while open.
     outcome: str | None
     closed_at: datetime | None
+    # The agent who closed it (none for a cancellation).
+    closed_by_id: int | None
     wait_seconds: float | None
     total_wait_seconds: float
     first_response_seconds: float | None
@@ -238,6 +249,7 @@ def task_facts(events: Iterable[EventLike], *, as_of: datetime | None = None) ->
     ordered = _ordered(events)
     close = final_close(ordered)
     first_claim = _first(ordered, TaskEventKind.CLAIMED)
+    first_reply = _first(ordered, TaskEventKind.AGENT_MESSAGE)
     score, rated_at = csat(ordered)
 
     def count(kind: str) -> int:
@@ -246,8 +258,12 @@ def task_facts(events: Iterable[EventLike], *, as_of: datetime | None = None) ->
     return TaskFacts(
         created_at=created_at(ordered),
         first_claimed_at=first_claim.occurred_at if first_claim else None,
+        first_claimed_by_id=first_claim.agent_id if first_claim else None,
+        first_replied_at=first_reply.occurred_at if first_reply else None,
+        first_replied_by_id=first_reply.agent_id if first_reply else None,
         outcome=close.kind if close else None,
         closed_at=close.occurred_at if close else None,
+        closed_by_id=close.agent_id if close else None,
         wait_seconds=wait_seconds(ordered),
         total_wait_seconds=total_wait_seconds(ordered, as_of=as_of),
         first_response_seconds=first_response_seconds(ordered),

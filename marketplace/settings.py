@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "payouts",
     "assessments",
     "qa",
+    "analytics",
     "stripe_sandbox",
     "frontend",
 ]

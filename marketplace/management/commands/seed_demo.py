@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from analytics.rollup import rollup_pending
 from assessments.models import Attempt
 from brands.models import (
     Brand,
@@ -430,6 +431,8 @@ class Command(BaseCommand):
                 counts = self.seed()
             # Work older than its brand's hold has cleared, as the periodic job would have done.
             earnings_release_due()
+            # The dashboards' hourly roll-ups, as the periodic job would leave them.
+            rollup_pending()
             self.stdout.write(
                 self.style.SUCCESS(
                     "Demo world ready: {brands} brands, {gigs} gigs, {agents} agents, "
