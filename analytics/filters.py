@@ -1,0 +1,158 @@
+"""The metrics filters, shared by the brand dashboard, its exports, its
+drill-downs and ``GET /api/v1/metrics``: one FilterSet over ``MetricHour``.
+
+The date range is whole days in the brand's time zone, ``start`` to ``end``
+included, at most two years; missing dates default to the last
+``DEFAULT_DAYS`` days. Gig and agent choices are the brand's own, so a gig or
+agent of another brand is an invalid choice (a form error, an API 400 naming
+the field), never a silent empty result.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from analytics.models import MetricHour
+from analytics.selectors import Period
+from brands.models import Brand, PoolMembership, PoolTier
+from gigs.models import Gig
+from marketplace.languages import LANGUAGE_CHOICES
+from marketplace.models import User
+
+DEFAULT_DAYS = 28
+MAX_YEARS = 2
+
+
+def _years_later(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def brand_today(brand: Brand) -> date:
+    return timezone.now().astimezone(ZoneInfo(brand.time_zone)).date()
+
+
+class AgentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return obj.full_name or obj.email
+
+
+class AgentChoiceFilter(django_filters.ModelChoiceFilter):
+    field_class = AgentChoiceField
+
+
+class MetricFilterForm(forms.Form):
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end:
+            if end < start:
+                self.add_error("end", "The end date is before the start date.")
+            elif end >= _years_later(start, MAX_YEARS):
+                self.add_error("end", "Choose a range of at most two years.")
+        return cleaned
+
+
+class MetricFilter(django_filters.FilterSet):
+    """Filters ``MetricHour`` rows of one brand. Build it with ``brand=``;
+    read the period from ``period`` once ``is_valid()``."""
+
+    start = django_filters.DateFilter(
+        label="From",
+        method="filter_period",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date like 2026-03-01."},
+    )
+    end = django_filters.DateFilter(
+        label="To (inclusive)",
+        method="filter_period",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date like 2026-03-31."},
+    )
+    gig = django_filters.ModelChoiceFilter(
+        queryset=Gig.objects.none(),
+        empty_label="All gigs",
+        error_messages={"invalid_choice": "Choose one of your gigs, or all gigs."},
+    )
+    language = django_filters.ChoiceFilter(
+        choices=LANGUAGE_CHOICES,
+        empty_label="All languages",
+        error_messages={"invalid_choice": "Choose a language from the list."},
+    )
+    agent = AgentChoiceFilter(
+        queryset=User.objects.none(),
+        empty_label="All agents",
+        error_messages={"invalid_choice": "Choose an agent of your pool, or all agents."},
+    )
+    tier = django_filters.ChoiceFilter(
+        choices=PoolTier.choices,
+        empty_label="All tiers",
+        method="filter_tier",
+        error_messages={"invalid_choice": "Choose a tier from 1 to 5."},
+    )
+
+    class Meta:
+        model = MetricHour
+        form = MetricFilterForm
+        fields = ["start", "end", "gig", "language", "agent", "tier"]
+
+    def __init__(self, data=None, *args, brand: Brand, **kwargs):
+        self.brand = brand
+        today = brand_today(brand)
+        data = data.copy() if data is not None else {}
+        # Missing dates: the last DEFAULT_DAYS days, today included.
+        if not data.get("start"):
+            data["start"] = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+        if not data.get("end"):
+            data["end"] = today.isoformat()
+        super().__init__(data, *args, queryset=MetricHour.objects.filter(brand=brand), **kwargs)
+        self.filters["gig"].queryset = Gig.objects.filter(brand=brand).order_by("title", "pk")
+        self.filters["agent"].queryset = User.objects.filter(
+            pool_memberships__brand=brand
+        ).order_by("full_name", "pk")
+
+    @property
+    def period(self) -> Period:
+        data = self.form.cleaned_data
+        return Period(data["start"], data["end"], ZoneInfo(self.brand.time_zone))
+
+    def filter_period(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        # Both dates are applied together in ``filter_queryset``.
+        return queryset
+
+    def filter_tier(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        if value in (None, ""):
+            return queryset
+        agents = PoolMembership.objects.filter(brand=self.brand, tier=value).values("agent_id")
+        return queryset.filter(agent_id__in=agents)
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        period = self.period
+        queryset = queryset.filter(hour__gte=period.start, hour__lt=period.end)
+        return super().filter_queryset(queryset)
+
+    def previous_rows(self) -> QuerySet[MetricHour]:
+        """The same filters over the period of the same length just before."""
+        previous = self.period.previous()
+        rows = MetricHour.objects.filter(
+            brand=self.brand, hour__gte=previous.start, hour__lt=previous.end
+        )
+        return super().filter_queryset(rows)
+
+    @property
+    def active_filters(self) -> dict[str, object]:
+        """The non-date filters in use, for drill-down links and headings."""
+        data = self.form.cleaned_data
+        return {
+            name: data[name]
+            for name in ("gig", "language", "agent", "tier")
+            if data.get(name) not in (None, "")
+        }
