@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
-from analytics.rollup import rollup_pending
+from analytics.rollup import rollup_pending, rollup_recompute_all
 
 
 @db_periodic_task(crontab(minute="*/5"))
@@ -15,3 +16,20 @@ def rollup_job() -> None:
     # pass. One pass at a time; a recompute is idempotent, so a pass that dies
     # half-way is simply redone by the next.
     rollup_pending()
+
+
+@db_task(retries=2, retry_delay=60)
+@lock_task("analytics-rollup")
+def rollup_brand_job(brand_id: int) -> None:
+    # Queued when a change moves past figures without any event: a gig's SLA
+    # targets, the brand's business hours or holidays.
+    from brands.models import Brand
+
+    brand = Brand.objects.filter(pk=brand_id).first()
+    if brand is not None:
+        rollup_recompute_all(brand)
+
+
+def rollup_brand_later(brand_id: int) -> None:
+    """Recompute ``brand_id``'s roll-ups in the background once the caller's transaction commits."""
+    transaction.on_commit(lambda: rollup_brand_job(brand_id))

@@ -27,6 +27,13 @@ def _require_admin(*, actor: User, brand: Brand) -> None:
     require_brand_admin(actor=actor, brand=brand, action="change its business hours")
 
 
+def _sla_figures_stale(brand: Brand) -> None:
+    # SLA clocks count business hours: past SLA figures follow the new calendar.
+    from analytics.tasks import rollup_brand_later
+
+    rollup_brand_later(brand.pk)
+
+
 def _minutes_to_close(closes: time) -> int:
     # 00:00 as a closing time is midnight at the end of the day.
     return 24 * 60 if closes == MIDNIGHT else closes.hour * 60 + closes.minute
@@ -135,6 +142,7 @@ def business_hours_set(
             changes={"hours": [_describe_week(before), _describe_week(cleaned)]},
             request=request,
         )
+        _sla_figures_stale(brand)
     return cleaned
 
 
@@ -172,6 +180,7 @@ def holiday_add(
                 changes={"date": date.isoformat(), "name": name},
                 request=request,
             )
+            _sla_figures_stale(brand)
     except IntegrityError:
         # Added by someone else between the check and the insert.
         raise Conflict(
@@ -193,3 +202,4 @@ def holiday_remove(*, holiday: BrandHoliday, actor: User, request=None) -> None:
             request=request,
         )
         holiday.delete()
+        _sla_figures_stale(holiday.brand)

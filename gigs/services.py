@@ -67,6 +67,14 @@ GIG_EDITABLE_FIELDS = (
 # Settings that change what one claim costs, and so whether the brand's
 # balance covers it (payouts.reservations).
 GIG_PRICE_FIELDS = frozenset({"pay_model", "rate_minor", "currency", "reserve_minutes"})
+GIG_SLA_FIELDS = frozenset(
+    {
+        "sla_first_response_seconds",
+        "sla_next_response_seconds",
+        "sla_resolution_seconds",
+        "sla_business_hours",
+    }
+)
 
 
 def _raise_validation(exc: ValidationError) -> None:
@@ -158,6 +166,11 @@ def gig_update(*, gig: Gig, actor, skills=None, request=None, **fields: Any) -> 
         # A new price may hide or show the queue (the balance covers a claim
         # or not): then the agents' whole queue is read again.
         live.pool_scope_changed(gig.brand_id, resync=bool(GIG_PRICE_FIELDS & set(changes)))
+        if GIG_SLA_FIELDS & set(changes):
+            # Past SLA figures follow the current targets (docs/metrics.md).
+            from analytics.tasks import rollup_brand_later
+
+            rollup_brand_later(gig.brand_id)
     return gig
 
 

@@ -278,3 +278,24 @@ def test_roll_ups_stay_within_their_brand(world, other_brand):
     start, end = T0 - timedelta(days=1), T0 + timedelta(days=1)
     assert figures(metric_hours(brand_ids=[brand.pk], start=start, end=end)).created == 1
     assert figures(metric_hours(brand_ids=[other_brand.pk], start=start, end=end)).closed == 0
+
+
+def test_new_sla_targets_recompute_past_figures(world, django_capture_on_commit_callbacks):
+    from gigs.services import gig_update
+
+    brand, gig, a1, _ = world
+    task_with_history(
+        gig,
+        T0,
+        (0, K.CREATED),
+        (30, K.CLAIMED, a1),
+        (200, K.AGENT_MESSAGE, a1),
+        (600, K.RESOLVED, a1),
+    )
+    gig.sla_business_hours = False
+    gig.save()
+    rolled_up(brand)
+    assert figures(MetricHour.objects.filter(brand=brand)).sla_breaches == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        gig_update(gig=gig, actor=None, sla_first_response_seconds=60)
+    assert figures(MetricHour.objects.filter(brand=brand)).sla_breaches == 1
