@@ -668,6 +668,8 @@ class TaskEvent(models.Model):
         indexes = [
             models.Index(fields=["brand", "occurred_at"], name="taskevent_brand_time"),
             models.Index(fields=["task", "occurred_at"], name="taskevent_task_time"),
+            # The metrics roll-up's pass: events written since its previous pass.
+            models.Index(fields=["created_at"], name="taskevent_written"),
         ]
 
     def __str__(self) -> str:

@@ -335,6 +335,12 @@ class Earning(models.Model):
                 condition=models.Q(status="pending"),
                 name="earning_hold_due",
             ),
+            # The metrics roll-up's pass: clawbacks since its previous pass.
+            models.Index(
+                fields=["clawed_back_at"],
+                condition=models.Q(clawed_back_at__isnull=False),
+                name="earning_clawed_back",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
