@@ -27,6 +27,8 @@ from marketplace.models import User
 
 DEFAULT_DAYS = 28
 MAX_YEARS = 2
+# Dates outside these have no figures, and would overflow the previous period.
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 
 
 def _years_later(day: date, years: int) -> date:
@@ -52,6 +54,11 @@ class AgentChoiceFilter(django_filters.ModelChoiceFilter):
 class MetricFilterForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
+        for name in ("start", "end"):
+            day = cleaned.get(name)
+            if day is not None and not (EARLIEST <= day <= LATEST):
+                self.add_error(name, f"Choose a date from {EARLIEST} to {LATEST}.")
+        # add_error drops a refused date from cleaned_data.
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end:
             if end < start:
@@ -93,6 +100,7 @@ class MetricFilter(django_filters.FilterSet):
         error_messages={"invalid_choice": "Choose an agent of your pool, or all agents."},
     )
     tier = django_filters.ChoiceFilter(
+        label="Pool tier",
         choices=PoolTier.choices,
         empty_label="All tiers",
         method="filter_tier",

@@ -122,3 +122,48 @@ class RollupRun(models.Model):
 
     def __str__(self) -> str:
         return f"Roll-up at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class DigestPreference(models.Model):
+    """Whether a brand admin gets the weekly digest of one brand.
+
+    No row means the default: admins get it. A row is written when the admin
+    unsubscribes (from the email's link or the settings page) or subscribes
+    again, so the choice and its moment are kept per brand.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    weekly_digest = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "brand"], name="digestpreference_one_per_brand"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "on" if self.weekly_digest else "off"
+        return f"Weekly digest of brand {self.brand_id} for user {self.user_id}: {state}"
+
+
+class DigestSent(models.Model):
+    """One weekly digest sent: at most one per admin, brand and week (the job's idempotency)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    # The Monday (brand-local) of the ISO week the digest reports on.
+    week = models.DateField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "brand", "week"], name="digestsent_one_per_week"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest of brand {self.brand_id} for user {self.user_id}, week of {self.week}"

@@ -33,3 +33,15 @@ def rollup_brand_job(brand_id: int) -> None:
 def rollup_brand_later(brand_id: int) -> None:
     """Recompute ``brand_id``'s roll-ups in the background once the caller's transaction commits."""
     transaction.on_commit(lambda: rollup_brand_job(brand_id))
+
+
+from analytics.digest import digests_send  # noqa: E402
+
+
+@db_periodic_task(crontab(day_of_week="1,2", minute="0"))
+@lock_task("analytics-weekly-digest")
+def weekly_digest_job() -> None:
+    # Hourly on Mondays and Tuesdays (UTC): each brand's digest goes out at the
+    # first run after Monday 06:00 in its own zone (analytics.digest). A rerun
+    # sends nothing twice: every digest sent is recorded.
+    digests_send()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 
 from django.conf import settings
@@ -14,7 +15,13 @@ from brands.models import Brand, PoolMembership, PoolStatus, PoolTier
 from brands.permissions import require_brand_admin
 from gigs import live
 from marketplace.audit import audit_record
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from marketplace.errors import (
+    Conflict,
+    GigdeskError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from marketplace.models import User
 
 # --- Agent pools ----------------------------------------------------------------
@@ -413,3 +420,142 @@ def pool_set_tier(
             request=request,
         )
     return membership
+
+
+# --- Bulk actions (the pool console) ----------------------------------------------
+#
+# A bulk action runs the per-agent service above for each selected member, so
+# each change is checked, locked and audited exactly as a single one is. All
+# of them share one transaction: the selected rows are locked up front in pk
+# order (a fixed order, so two admins' overlapping bulk actions cannot
+# deadlock), and an unexpected error rolls the whole batch back. A member the
+# action does not apply to is skipped with the reason, and the rest go ahead.
+
+POOL_BULK_ACTIONS = ("approve", "block", "set_tier")
+POOL_BULK_INVITE_LIMIT = 100
+
+
+@dataclass
+class PoolBulkResult:
+    """What a bulk action did: whom it changed and whom it skipped, and why."""
+
+    action: str
+    done: list[str] = field(default_factory=list)  # agent emails
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (email, reason)
+    # Selected ids that are not (or no longer) in this brand's pool.
+    missing: int = 0
+
+
+def _pool_bulk_skip_reason(membership: PoolMembership, action: str, tier: int | None) -> str:
+    """Why ``action`` does not apply to ``membership`` (locked), or "" if it does."""
+    status = membership.status
+    if action == "approve" and status != PoolStatus.APPLIED:
+        return (
+            "already approved"
+            if status == PoolStatus.APPROVED
+            else f"not a pending applicant ({membership.get_status_display().lower()})"
+        )
+    if action == "block" and status == PoolStatus.BLOCKED:
+        return "already blocked"
+    if action == "set_tier":
+        if status != PoolStatus.APPROVED:
+            return f"only approved members have a tier ({membership.get_status_display().lower()})"
+        if membership.tier == tier:
+            return f"already tier {tier}"
+    return ""
+
+
+def pool_bulk_update(
+    *,
+    brand: Brand,
+    actor: User,
+    membership_ids: list[int],
+    action: str,
+    tier: int | None = None,
+    reason: str = "",
+    request=None,
+) -> PoolBulkResult:
+    """Approve pending applicants, block, or set the tier of the selected
+    members of ``brand``'s pool, through ``pool_decide`` and ``pool_set_tier``.
+
+    Refuses the whole request (nothing changes) for no selection, an unknown
+    action or a tier outside 1–5.
+    """
+    if action not in POOL_BULK_ACTIONS:
+        raise ValidationFailed(
+            "Choose approve, block or set tier.",
+            fields={"action": [f"Unknown action {action!r}."]},
+        )
+    ids = sorted(set(membership_ids))
+    if not ids:
+        raise ValidationFailed(
+            "Select at least one agent.", fields={"selected": ["Select at least one agent."]}
+        )
+    if action == "set_tier" and tier not in PoolTier.values:
+        raise ValidationFailed(
+            "Choose a tier from 1 to 5.", fields={"tier": [f"Unknown tier {tier!r}."]}
+        )
+    reason = _pool_text(reason, field="reason", label="reason")
+    _pool_require_admin(actor=actor, brand=brand)
+    result = PoolBulkResult(action=action)
+    with transaction.atomic():
+        memberships = list(
+            PoolMembership.objects.for_brand(brand)
+            .select_for_update(of=("self",))
+            .select_related("agent", "brand")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        )
+        result.missing = len(ids) - len(memberships)
+        for membership in memberships:
+            email = membership.agent.email
+            skip = _pool_bulk_skip_reason(membership, action, tier)
+            if skip:
+                result.skipped.append((email, skip))
+                continue
+            try:
+                if action == "set_tier":
+                    pool_set_tier(membership=membership, actor=actor, tier=tier, request=request)
+                else:
+                    pool_decide(
+                        membership=membership,
+                        actor=actor,
+                        decision=action,
+                        reason=reason,
+                        request=request,
+                    )
+            except GigdeskError as exc:  # the service's own savepoint rolled it back
+                result.skipped.append((email, exc.message))
+            else:
+                result.done.append(email)
+    return result
+
+
+def pool_bulk_invite(
+    *, brand: Brand, actor: User, emails: list[str], request=None
+) -> PoolBulkResult:
+    """Invite each address through ``pool_invite``; addresses it refuses
+    (no agent account, already a member, blocked…) are skipped with its reason."""
+    addresses = list(dict.fromkeys(e.strip().lower() for e in emails if e and e.strip()))
+    if not addresses:
+        raise ValidationFailed(
+            "Enter at least one email address.",
+            fields={"emails": ["Enter at least one email address."]},
+        )
+    if len(addresses) > POOL_BULK_INVITE_LIMIT:
+        raise ValidationFailed(
+            f"Invite at most {POOL_BULK_INVITE_LIMIT} agents at once "
+            f"(the list has {len(addresses)}).",
+            fields={"emails": [f"At most {POOL_BULK_INVITE_LIMIT} addresses."]},
+        )
+    _pool_require_admin(actor=actor, brand=brand)
+    result = PoolBulkResult(action="invite")
+    with transaction.atomic():
+        for email in addresses:
+            try:
+                pool_invite(brand=brand, actor=actor, agent_email=email, request=request)
+            except GigdeskError as exc:
+                result.skipped.append((email, exc.message))
+            else:
+                result.done.append(email)
+    return result

@@ -224,6 +224,21 @@ urlpatterns += [
     ),
 ]
 
+# Staff console: analytics across brands and the platform's own figures
+from frontend.views import staff_analytics  # noqa: E402
+
+urlpatterns += [
+    path("staff/analytics/", staff_analytics.staff_analytics, name="staff_analytics"),
+]
+
+# The weekly digest: its unsubscribe link (signed, no login) and the admin's settings
+from frontend.views import digest  # noqa: E402
+
+urlpatterns += [
+    path("digest/settings/", digest.digest_settings, name="digest_settings"),
+    path("digest/unsubscribe/<str:token>/", digest.digest_unsubscribe, name="digest_unsubscribe"),
+]
+
 # Staff console: earnings and clawbacks
 from frontend.views import staff_earnings  # noqa: E402
 
@@ -583,4 +598,50 @@ from frontend.views import sla  # noqa: E402
 urlpatterns += [
     path("brands/<slug:slug>/sla/", sla.brand_sla_report, name="brand_sla_report"),
     path("brands/<slug:slug>/sla/export.csv", sla.brand_sla_export, name="brand_sla_export"),
+]
+
+# Pool console: the pool's figures with bulk approve, block, set tier and invite
+from frontend.views import pool_console  # noqa: E402
+
+urlpatterns += [
+    path("brands/<slug:slug>/pool/console/", pool_console.pool_console, name="pool_console"),
+    path(
+        "brands/<slug:slug>/pool/console/bulk/",
+        pool_console.pool_console_bulk,
+        name="pool_console_bulk",
+    ),
+    path(
+        "brands/<slug:slug>/pool/console/invite/",
+        pool_console.pool_console_invite,
+        name="pool_console_invite",
+    ),
+]
+
+# The agent's own figures against each gig's median
+from frontend.views import agent_figures  # noqa: E402
+
+urlpatterns += [
+    path("agent/figures/", agent_figures.agent_figures, name="agent_figures"),
+]
+
+# Brand analytics: the dashboard over the hourly roll-ups, its table exports and drill-downs
+from frontend.views import analytics  # noqa: E402
+
+urlpatterns += [
+    path("brands/<slug:slug>/analytics/", analytics.brand_analytics, name="brand_analytics"),
+    path(
+        "brands/<slug:slug>/analytics/export.csv",
+        analytics.brand_analytics_csv,
+        name="brand_analytics_csv",
+    ),
+    path(
+        "brands/<slug:slug>/analytics/export.xlsx",
+        analytics.brand_analytics_xlsx,
+        name="brand_analytics_xlsx",
+    ),
+    path(
+        "brands/<slug:slug>/analytics/tasks/",
+        analytics.brand_analytics_tasks,
+        name="brand_analytics_tasks",
+    ),
 ]

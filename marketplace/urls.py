@@ -3,6 +3,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from analytics.api import MetricsApi
 from payouts.views import stripe_webhook
 
 
@@ -14,6 +15,7 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include("gigs.api_urls")),
+    path("metrics", MetricsApi.as_view(), name="metrics"),
 ]
 
 urlpatterns = [

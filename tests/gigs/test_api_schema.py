@@ -22,6 +22,7 @@ def test_schema_generates_without_warnings_and_lists_every_endpoint(schema):
         "/api/v1/tasks/{task_id}",
         "/api/v1/tasks/{task_id}/messages",
         "/api/v1/tasks/{task_id}/csat",
+        "/api/v1/metrics",
     }
 
 
