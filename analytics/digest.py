@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from analytics.models import DigestPreference, DigestSent
 from analytics.platform import brand_dashboard_path
-from analytics.selectors import Figures, Period, change, figures, metric_hours
+from analytics.selectors import Figures, Period, change, figures, metric_days
 from brands.models import Brand, BrandMembership, BrandRole
 from marketplace.audit import audit_record
 from marketplace.errors import NotFound, PermissionDenied
@@ -157,8 +157,8 @@ class Digest:
 def digest_build(*, brand: Brand, week: Period) -> Digest:
     """Last week's figures of ``brand`` against the week before (two queries)."""
     before = week.previous()
-    current = figures(metric_hours(start=week.start, end=week.end, brand_ids=[brand.pk]))
-    previous = figures(metric_hours(start=before.start, end=before.end, brand_ids=[brand.pk]))
+    current = figures(metric_days(first=week.first, last=week.last, brand_ids=[brand.pk]))
+    previous = figures(metric_days(first=before.first, last=before.last, brand_ids=[brand.pk]))
     lines = [
         DigestLine(
             key,

@@ -1,5 +1,5 @@
 """The metrics filters, shared by the brand dashboard, its exports, its
-drill-downs and ``GET /api/v1/metrics``: one FilterSet over ``MetricHour``.
+drill-downs and ``GET /api/v1/metrics``: one FilterSet over ``MetricDay``.
 
 The date range is whole days in the brand's time zone, ``start`` to ``end``
 included, at most two years; missing dates default to the last
@@ -18,7 +18,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from analytics.models import MetricHour
+from analytics.models import MetricDay
 from analytics.selectors import Period
 from brands.models import Brand, PoolMembership, PoolTier
 from gigs.models import Gig
@@ -69,8 +69,13 @@ class MetricFilterForm(forms.Form):
 
 
 class MetricFilter(django_filters.FilterSet):
-    """Filters ``MetricHour`` rows of one brand. Build it with ``brand=``;
-    read the period from ``period`` once ``is_valid()``."""
+    """Filters the daily roll-up rows (``MetricDay``) of one brand. Build it
+    with ``brand=``; read the period from ``period`` once ``is_valid()``.
+
+    ``qs`` holds the rows over all agents, or, with an agent or tier filter,
+    those agents' rows; ``per_agent_rows()`` always the per-agent rows (to
+    group by agent). The two kinds are never mixed: that would count twice.
+    """
 
     start = django_filters.DateFilter(
         label="From",
@@ -108,7 +113,7 @@ class MetricFilter(django_filters.FilterSet):
     )
 
     class Meta:
-        model = MetricHour
+        model = MetricDay
         form = MetricFilterForm
         fields = ["start", "end", "gig", "language", "agent", "tier"]
 
@@ -121,7 +126,7 @@ class MetricFilter(django_filters.FilterSet):
             data["start"] = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
         if not data.get("end"):
             data["end"] = today.isoformat()
-        super().__init__(data, *args, queryset=MetricHour.objects.filter(brand=brand), **kwargs)
+        super().__init__(data, *args, queryset=MetricDay.objects.filter(brand=brand), **kwargs)
         self.filters["gig"].queryset = Gig.objects.filter(brand=brand).order_by("title", "pk")
         self.filters["agent"].queryset = User.objects.filter(
             pool_memberships__brand=brand
@@ -142,18 +147,24 @@ class MetricFilter(django_filters.FilterSet):
         agents = PoolMembership.objects.filter(brand=self.brand, tier=value).values("agent_id")
         return queryset.filter(agent_id__in=agents)
 
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        period = self.period
-        queryset = queryset.filter(hour__gte=period.start, hour__lt=period.end)
-        return super().filter_queryset(queryset)
-
-    def previous_rows(self) -> QuerySet[MetricHour]:
-        """The same filters over the period of the same length just before."""
-        previous = self.period.previous()
-        rows = MetricHour.objects.filter(
-            brand=self.brand, hour__gte=previous.start, hour__lt=previous.end
+    def _rows(self, period: Period, *, per_agent: bool) -> QuerySet[MetricDay]:
+        data = self.form.cleaned_data
+        by_agent = per_agent or data.get("agent") is not None or data.get("tier") not in (None, "")
+        rows = MetricDay.objects.filter(
+            brand=self.brand, day__gte=period.first, day__lte=period.last, all_agents=not by_agent
         )
         return super().filter_queryset(rows)
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        return self._rows(self.period, per_agent=False)
+
+    def per_agent_rows(self) -> QuerySet[MetricDay]:
+        """The period's rows per agent, with the same filters (for ``figures_by`` agent)."""
+        return self._rows(self.period, per_agent=True)
+
+    def previous_rows(self) -> QuerySet[MetricDay]:
+        """The same filters over the period of the same length just before."""
+        return self._rows(self.period.previous(), per_agent=False)
 
     @property
     def active_filters(self) -> dict[str, object]:

@@ -18,33 +18,9 @@ HANDLE_BIN_BOUNDS = (120, 300, 600, 1200, 2400)
 HANDLE_BIN_LABELS = ("< 2 min", "2–5 min", "5–10 min", "10–20 min", "20–40 min", "≥ 40 min")
 
 
-class MetricHour(models.Model):
-    """What happened in one hour of one brand, for one gig, agent and language.
-
-    ``hour`` is the instant (UTC) the brand's local hour starts, so that a
-    brand's days and hours of the week are whole rows even in zones with
-    half-hour offsets and across DST changes. Each figure sits in the hour
-    docs/metrics.md gives it: volume and wait in the creation hour, response
-    times in the reply hour, outcomes, CSAT, spend and SLA in the final
-    close's hour, work sessions in the hour they ended, QA in the hour the
-    review was submitted, missed offers in the hour the offer ran out.
-    """
-
-    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
-    gig = models.ForeignKey("gigs.Gig", on_delete=models.CASCADE, related_name="+")
-    # The agent the figure belongs to (see docs/metrics.md); none for tasks
-    # nobody claimed, cancellations and SLA breaches while queued.
-    agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-    )
-    language = models.CharField(max_length=8)
-    hour = models.DateTimeField()
-    # The gig's currency: spend and earnings are never summed across currencies.
-    currency = models.CharField(max_length=3)
+class MetricSums(models.Model):
+    """The additive measures a roll-up row holds (see ``MetricHour`` for the
+    hour each one sits in)."""
 
     # Creation hour.
     created = models.PositiveIntegerField(default=0)
@@ -90,6 +66,38 @@ class MetricHour(models.Model):
     offers_missed = models.PositiveIntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class MetricHour(MetricSums):
+    """What happened in one hour of one brand, for one gig, agent and language.
+
+    ``hour`` is the instant (UTC) the brand's local hour starts, so that a
+    brand's days and hours of the week are whole rows even in zones with
+    half-hour offsets and across DST changes. Each figure sits in the hour
+    docs/metrics.md gives it: volume and wait in the creation hour, response
+    times in the reply hour, outcomes, CSAT, spend and SLA in the final
+    close's hour, work sessions in the hour they ended, QA in the hour the
+    review was submitted, missed offers in the hour the offer ran out.
+    """
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    gig = models.ForeignKey("gigs.Gig", on_delete=models.CASCADE, related_name="+")
+    # The agent the figure belongs to (see docs/metrics.md); none for tasks
+    # nobody claimed, cancellations and SLA breaches while queued.
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    language = models.CharField(max_length=8)
+    hour = models.DateTimeField()
+    # The gig's currency: spend and earnings are never summed across currencies.
+    currency = models.CharField(max_length=3)
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["brand", "hour", "gig", "agent", "language"],
@@ -103,6 +111,49 @@ class MetricHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand_id}/{self.gig_id}/{self.agent_id}/{self.language} @ {self.hour:%Y-%m-%d %H:%M}"
+
+
+class MetricDay(MetricSums):
+    """The hourly rows of one local day, summed: what the dashboard's tiles,
+    trends and tables read, so that a quarter is ~90 rows per gig and
+    language rather than thousands of hours.
+
+    Two kinds of rows, written together by ``analytics.rollup``: per agent
+    (``all_agents`` false; ``agent`` empty for figures of no agent), and one
+    row over every agent (``all_agents`` true, ``agent`` empty), which
+    readers without an agent filter use. ``created_hNN`` count the tasks
+    created in local hour NN, for the weekday × hour chart.
+    """
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    gig = models.ForeignKey("gigs.Gig", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    all_agents = models.BooleanField(default=False)
+    language = models.CharField(max_length=8)
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["brand", "all_agents", "day"], name="metricday_brand_day"),
+            models.Index(fields=["agent", "day"], name="metricday_agent_day"),
+            models.Index(fields=["day"], name="metricday_day"),
+        ]
+
+    def __str__(self) -> str:
+        who = "all agents" if self.all_agents else self.agent_id
+        return f"{self.brand_id}/{self.gig_id}/{who}/{self.language} on {self.day}"
+
+
+CREATED_BY_HOUR = tuple(f"created_h{hour:02d}" for hour in range(24))
+for _name in CREATED_BY_HOUR:
+    MetricDay.add_to_class(_name, models.PositiveIntegerField(default=0))
 
 
 class RollupRun(models.Model):

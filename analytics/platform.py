@@ -9,12 +9,12 @@ query, whatever the number of brands.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count, F, Q, Sum
 from django.urls import reverse
 
-from analytics.selectors import metric_hours
+from analytics.selectors import metric_days
 from brands.models import Brand
 from gigs.models import WorkSession
 from payouts.models import PAYRUN_LINE_UNFINISHED, Earning, EarningStatus, PayRunLine
@@ -144,8 +144,13 @@ def overdue_review_count(*, now: datetime, brand: Brand | None = None) -> int:
 
 
 def sla_breach_count(*, start: datetime, end: datetime, brand: Brand | None = None) -> int:
-    """SLA breaches of the roll-ups' hours in [start, end) (each in its task's close hour)."""
-    rows = metric_hours(start=start, end=end, brand_ids=[brand.pk] if brand else None)
+    """SLA breaches (each counted on its task's close day) of the days of
+    [start, end): each brand's own local days, read from the daily roll-ups."""
+    rows = metric_days(
+        first=start.date(),
+        last=(end - timedelta(microseconds=1)).date(),
+        brand_ids=[brand.pk] if brand else None,
+    )
     return rows.aggregate(n=Sum("sla_breaches"))["n"] or 0
 
 

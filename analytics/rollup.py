@@ -16,7 +16,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from analytics.models import HANDLE_BIN_BOUNDS, MetricHour, RollupRun
+from analytics.models import CREATED_BY_HOUR, HANDLE_BIN_BOUNDS, MetricDay, MetricHour, RollupRun
 from brands.models import Brand
 from brands.selectors import calendar_for
 from gigs.metrics import Event, next_responses, task_facts
@@ -321,7 +321,64 @@ def rollup_recompute(brand: Brand, start: datetime, end: datetime) -> RecomputeR
             buckets.add_task(task, targets[task.gig_id], calendar)
         MetricHour.objects.filter(brand=brand, hour__gte=start, hour__lt=end).delete()
         rows = MetricHour.objects.bulk_create(buckets.rows(brand.pk, currencies), batch_size=2000)
+        days_rebuild(brand, zone, start, end)
     return RecomputeResult(tasks=len(task_ids), rows=len(rows))
+
+
+def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+def days_rebuild(brand: Brand, zone: ZoneInfo, start: datetime, end: datetime) -> int:
+    """Rewrite the ``MetricDay`` rows of every local day touching [start, end)
+    from that whole day's ``MetricHour`` rows: per agent, and over all agents."""
+    first = start.astimezone(zone).date()
+    last = (end - timedelta(microseconds=1)).astimezone(zone).date()
+    per_agent: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    all_agents: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    hours = MetricHour.objects.filter(
+        brand=brand,
+        hour__gte=_local_midnight(first, zone),
+        hour__lt=_local_midnight(last + timedelta(days=1), zone),
+    ).values_list("gig_id", "agent_id", "language", "currency", "hour", *MEASURES)
+    for gig_id, agent_id, language, currency, hour, *values in hours.iterator(chunk_size=5000):
+        local = hour.astimezone(zone)
+        keys = (
+            (gig_id, agent_id, language, currency, local.date()),
+            (gig_id, language, currency, local.date()),
+        )
+        for sums in (per_agent[keys[0]], all_agents[keys[1]]):
+            for name, value in zip(MEASURES, values, strict=True):
+                sums[name] += value
+            sums[CREATED_BY_HOUR[local.hour]] += values[0]  # MEASURES[0] is "created"
+    rows = [
+        MetricDay(
+            brand=brand,
+            gig_id=gig_id,
+            agent_id=agent_id,
+            all_agents=False,
+            language=language,
+            currency=currency,
+            day=day,
+            **sums,
+        )
+        for (gig_id, agent_id, language, currency, day), sums in per_agent.items()
+    ] + [
+        MetricDay(
+            brand=brand,
+            gig_id=gig_id,
+            agent_id=None,
+            all_agents=True,
+            language=language,
+            currency=currency,
+            day=day,
+            **sums,
+        )
+        for (gig_id, language, currency, day), sums in all_agents.items()
+    ]
+    MetricDay.objects.filter(brand=brand, day__gte=first, day__lte=last).delete()
+    MetricDay.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
 
 
 def rollup_recompute_all(brand: Brand, *, now: datetime | None = None) -> RecomputeResult:
@@ -333,9 +390,9 @@ def rollup_recompute_all(brand: Brand, *, now: datetime | None = None) -> Recomp
     tasks = rows = 0
     if starts:
         start = min(starts)
-        MetricHour.objects.filter(
-            brand=brand, hour__lt=local_hour(start, ZoneInfo(brand.time_zone))
-        ).delete()
+        zone = ZoneInfo(brand.time_zone)
+        MetricHour.objects.filter(brand=brand, hour__lt=local_hour(start, zone)).delete()
+        MetricDay.objects.filter(brand=brand, day__lt=start.astimezone(zone).date()).delete()
         while start <= now:
             result = rollup_recompute(brand, start, min(start + timedelta(days=7), now + HOUR))
             tasks, rows = tasks + result.tasks, rows + result.rows

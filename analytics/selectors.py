@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
 
-from analytics.models import HANDLE_BIN_LABELS, MetricHour
+from analytics.models import CREATED_BY_HOUR, HANDLE_BIN_LABELS, MetricDay, MetricHour
 from analytics.rollup import MEASURES
 
 # Figures summed per currency: never added across currencies.
@@ -268,7 +268,36 @@ def metric_hours(
     return rows
 
 
-def _summed(rows: QuerySet[MetricHour], *group_by: str) -> QuerySet:
+def metric_days(
+    *,
+    first: date,
+    last: date,
+    brand_ids: Iterable[int] | None = None,
+    gig_ids: Iterable[int] | None = None,
+    languages: Iterable[str] | None = None,
+    agent_ids: Iterable[int] | None = None,
+    per_agent: bool = False,
+) -> QuerySet[MetricDay]:
+    """Daily roll-up rows of local days ``first`` to ``last`` (included).
+
+    Rows over all agents unless ``agent_ids`` is given or ``per_agent`` asked
+    for (to group by agent): never both kinds, which would count twice.
+    """
+    rows = MetricDay.objects.filter(
+        day__gte=first, day__lte=last, all_agents=agent_ids is None and not per_agent
+    )
+    if brand_ids is not None:
+        rows = rows.filter(brand_id__in=list(brand_ids))
+    if gig_ids is not None:
+        rows = rows.filter(gig_id__in=list(gig_ids))
+    if languages is not None:
+        rows = rows.filter(language__in=list(languages))
+    if agent_ids is not None:
+        rows = rows.filter(agent_id__in=list(agent_ids))
+    return rows
+
+
+def _summed(rows: QuerySet, *group_by: str) -> QuerySet:
     return (
         rows.order_by()
         .values(*group_by, "currency")
@@ -296,15 +325,33 @@ def figures_by(rows: QuerySet[MetricHour], dimension: str) -> dict:
 def figures_by_day(rows: QuerySet[MetricHour], period: Period) -> list[tuple[date, Figures]]:
     """Figures per local day of ``period``, every day present (empty ones too)."""
     by_day: dict[date, Figures] = defaultdict(Figures)
-    days = rows.annotate(day=TruncDate("hour", tzinfo=period.zone))
+    days = (
+        rows
+        if rows.model is MetricDay
+        else rows.annotate(day=TruncDate("hour", tzinfo=period.zone))
+    )
     for row in _summed(days, "day"):
         by_day[row["day"]].add_row(row)
     return [(day, by_day.get(day) or Figures()) for day in period.dates()]
 
 
-def volume_by_weekday_hour(rows: QuerySet[MetricHour], zone: ZoneInfo) -> list[list[int]]:
-    """Tasks created per local weekday (0 = Monday) × hour of day: 7 rows of 24."""
+def volume_by_weekday_hour(rows: QuerySet, zone: ZoneInfo) -> list[list[int]]:
+    """Tasks created per local weekday (0 = Monday) × hour of day: 7 rows of 24.
+
+    Daily rows carry their hours as columns (one aggregate, no time-zone
+    arithmetic per row); hourly rows are converted to the brand's zone."""
     grid = [[0] * 24 for _ in range(7)]
+    if rows.model is MetricDay:
+        cells = (
+            rows.annotate(weekday=ExtractIsoWeekDay("day"))
+            .order_by()
+            .values("weekday")
+            .annotate(**{name: Sum(name) for name in CREATED_BY_HOUR})
+        )
+        for cell in cells:
+            for hour, name in enumerate(CREATED_BY_HOUR):
+                grid[cell["weekday"] - 1][hour] += cell[name] or 0
+        return grid
     cells = (
         rows.annotate(
             weekday=ExtractIsoWeekDay("hour", tzinfo=zone),

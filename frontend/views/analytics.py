@@ -270,9 +270,8 @@ def _sort(request: HttpRequest, table: str) -> str | None:
 
 
 def _table(request: HttpRequest, metric_filter: MetricFilter, brand: Brand, name: str) -> Table:
-    return dashboard_table(
-        metric_filter.qs, brand_id=brand.pk, name=name, sort=_sort(request, name)
-    )
+    rows = metric_filter.per_agent_rows() if name == "agents" else metric_filter.qs
+    return dashboard_table(rows, brand_id=brand.pk, name=name, sort=_sort(request, name))
 
 
 def _table_view(table: Table, links: Links, params: dict, request: HttpRequest) -> dict:

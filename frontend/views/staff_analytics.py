@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET
 
 from analytics.filters import DEFAULT_DAYS, MetricFilterForm
 from analytics.platform import brand_dashboard_path, platform_figures
-from analytics.selectors import Figures, Period, figures_by, metric_hours
+from analytics.selectors import Figures, Period, figures_by, metric_days
 from brands.models import Brand
 from frontend.views.access import staff_view
 from marketplace.money import money_format
@@ -90,7 +90,10 @@ def staff_analytics(request: HttpRequest) -> HttpResponse:
 
     period = Period(form.cleaned_data["start"], form.cleaned_data["end"], zone)
     brand = form.cleaned_data["brand"]
-    rows = metric_hours(start=period.start, end=period.end, brand_ids=[brand.pk] if brand else None)
+    # Each brand's figures count its own local days (the daily roll-ups).
+    rows = metric_days(
+        first=period.first, last=period.last, brand_ids=[brand.pk] if brand else None
+    )
     per_brand = figures_by(rows, "brand_id")
     brands = Brand.objects.filter(pk__in=list(per_brand)).order_by("name", "pk")
     platform = platform_figures(start=period.start, end=period.end, now=now, brand=brand)

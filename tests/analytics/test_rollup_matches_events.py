@@ -5,13 +5,21 @@ the events arrive in across passes of the periodic job."""
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics.rollup import rollup_pending
-from analytics.selectors import figures, figures_by, metric_hours
+from analytics.selectors import (
+    Period,
+    figures,
+    figures_by,
+    metric_days,
+    metric_hours,
+    volume_by_weekday_hour,
+)
 from gigs.events import task_event_new, task_events_record
 from gigs.metrics import Event, next_responses, task_facts
 from gigs.models import TaskEventKind as K
@@ -203,3 +211,20 @@ def test_roll_ups_equal_figures_computed_from_the_events(seed, tasks, cut_hours,
             }, agent
         total = figures(rows)
         assert total.created == sum(c["created"] for c in expected.values())
+
+    # The daily rows sum the hourly ones, per agent and over all agents, and
+    # their hours of the day add up to the tasks created.
+    zone = ZoneInfo(brand.time_zone)
+    period = Period((T0 - timedelta(days=1)).date(), (T0 + timedelta(days=30)).date(), zone)
+    hourly = metric_hours(brand_ids=[brand.pk], start=period.start, end=period.end)
+    everyone = metric_days(first=period.first, last=period.last, brand_ids=[brand.pk])
+    assert figures(everyone).sums == figures(hourly).sums
+    by_agent = metric_days(
+        first=period.first, last=period.last, brand_ids=[brand.pk], per_agent=True
+    )
+    assert {k: v.sums for k, v in figures_by(by_agent, "agent_id").items()} == {
+        k: v.sums for k, v in figures_by(hourly, "agent_id").items()
+    }
+    grid = volume_by_weekday_hour(everyone, zone)
+    assert sum(map(sum, grid)) == figures(hourly).created
+    assert grid == volume_by_weekday_hour(hourly, zone)

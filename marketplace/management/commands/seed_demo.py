@@ -53,6 +53,7 @@ from gigs.models import (
 from gigs.services import DEFAULT_RESOLUTION_CODES, resolution_codes_seed
 from marketplace.languages import CEFRLevel
 from marketplace.management.demo_assessments import seed_assessments
+from marketplace.management.demo_history import seed_history
 from marketplace.management.demo_qa import seed_qa
 from marketplace.models import (
     AccountType,
@@ -540,6 +541,13 @@ class Command(BaseCommand):
         )
         # Acme's scorecards, reviewers, review queue and review history.
         seed_qa(staff=staff, agents=agents, make_user=self.user, work=self.work)
+        # Ninety days of support history before today's, as the live services
+        # would have written it, for the analytics (idempotent per gig).
+        seed_history(
+            brands=Brand.objects.filter(slug__in=[b["slug"] for b in BRANDS]),
+            now=timezone.now(),
+            rng=random.Random(90),
+        )
         # What dispatch reads of QA (scores per gig, minimums keeping agents
         # off), as the nightly job would leave it.
         standing_refresh_all()
