@@ -40,6 +40,7 @@ from gigs.sla_selectors import agent_public_names
 from marketplace.money import money_format
 
 PER_PAGE = 25
+TABLE_ROWS_PER_PAGE = 50
 # The ``agent`` value of drill-downs into figures that belong to no agent.
 NO_AGENT = "none"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -297,8 +298,13 @@ def _table_view(table: Table, links: Links, params: dict, request: HttpRequest) 
                 else "",
             }
         )
+    # A page of rows at a time: a pool of hundreds renders in one screenful
+    # (the exports hold every row).
+    page = Paginator(table.rows, TABLE_ROWS_PER_PAGE).get_page(
+        request.GET.get(f"{table.name}_page")
+    )
     rows = []
-    for row in table.rows:
+    for row in page.object_list:
         key = NO_AGENT if row.key is None else row.key
         extra = {"agent" if table.name == "agents" else "gig": key}
         cells = []
@@ -316,6 +322,8 @@ def _table_view(table: Table, links: Links, params: dict, request: HttpRequest) 
         "name": table.name,
         "headers": headers,
         "rows": rows,
+        "page": page,
+        "page_query": urlencode({**keep, f"sort_{table.name}": table.sort}),
         "csv_url": base + "export.csv?" + urlencode(query),
         "xlsx_url": base + "export.xlsx?" + urlencode(query),
     }

@@ -337,3 +337,26 @@ def test_sort_links_keep_the_filters(brand, brand_admin, world):
     html = client_for(brand_admin).get(url(brand, language="en", **RANGE)).content.decode()
     link = unescape(re.search(r'<a href="([^"]+)" data-sort="csat"', html).group(1))
     assert "language=en" in link and f"start={START}" in link and "sort_agents=-csat" in link
+
+
+def test_a_long_table_is_paged_and_its_export_holds_every_row(
+    brand, brand_admin, world, monkeypatch
+):
+    from frontend.views import analytics as views
+
+    monkeypatch.setattr(views, "TABLE_ROWS_PER_PAGE", 2)
+    client = client_for(brand_admin)
+    first = client.get(url(brand, **RANGE)).content.decode()
+    second = client.get(url(brand, agents_page=2, **RANGE)).content.decode()
+    shown = table_rows(first, "agents") + table_rows(second, "agents")
+    assert len(table_rows(first, "agents")) == 2
+    assert "agents_page=2" in first
+    exported = list(
+        csv.reader(
+            io.StringIO(
+                client.get(export_url(brand, "csv", table="agents", **RANGE)).content.decode()
+            )
+        )
+    )
+    # Three agents and the row of figures with no agent, over two pages.
+    assert exported[1:] == shown and len(shown) == 4
