@@ -433,22 +433,26 @@ def timed(function: Callable[[], Any], samples: int, warmup: int = 1) -> dict[st
 
 
 def selector_reads(brand, period) -> dict[str, Callable[[], Any]]:
+    """The dashboard's reads, as the page makes them: daily rows over all
+    agents, per-agent daily rows for the agent table."""
     from analytics.selectors import (
         figures,
         figures_by,
         figures_by_day,
-        metric_hours,
+        metric_days,
         volume_by_weekday_hour,
     )
 
-    def rows(span=period):
-        return metric_hours(brand_ids=[brand.pk], start=span.start, end=span.end)
+    def rows(span=period, per_agent=False):
+        return metric_days(
+            brand_ids=[brand.pk], first=span.first, last=span.last, per_agent=per_agent
+        )
 
     previous = period.previous()
     return {
         "figures": lambda: figures(rows()),
         "figures_previous": lambda: figures(rows(previous)),
-        "figures_by_agent": lambda: figures_by(rows(), "agent_id"),
+        "figures_by_agent": lambda: figures_by(rows(per_agent=True), "agent_id"),
         "figures_by_gig": lambda: figures_by(rows(), "gig_id"),
         "figures_by_day": lambda: figures_by_day(rows(), period),
         "volume_by_weekday_hour": lambda: volume_by_weekday_hour(rows(), period.zone),
@@ -464,39 +468,46 @@ def _local(column: str, zone: str, vendor: str, offset_hours: int) -> str:
 
 
 def rollup_sql_reads(brand, period) -> dict[str, Callable[[], Any]]:
-    """The dashboard's sums written by hand over ``analytics_metrichour``."""
+    """The dashboard's sums written by hand over ``analytics_metricday``."""
     from django.db import connection
 
+    from analytics.models import CREATED_BY_HOUR
     from analytics.rollup import MEASURES
 
     vendor = connection.vendor
-    offset = int(period.start.utcoffset().total_seconds() // 3600)
-    local = _local("hour", brand.time_zone, vendor, offset)
     sums = ", ".join(f"SUM({name})" for name in MEASURES)
-    where = "brand_id = %s AND hour >= %s AND hour < %s"
-    day = f"date({local})" if vendor == "sqlite" else f"CAST({local} AS date)"
+    hours = ", ".join(f"SUM({name})" for name in CREATED_BY_HOUR)
+    where = "brand_id = %s AND all_agents = %s AND day >= %s AND day <= %s"
     weekday = (
-        f"CAST(strftime('%%w', {local}) AS integer)"
+        "CAST(strftime('%%w', day) AS integer)"
         if vendor == "sqlite"
-        else f"EXTRACT(ISODOW FROM {local})"
+        else "EXTRACT(ISODOW FROM day)"
     )
-    hour = (
-        f"CAST(strftime('%%H', {local}) AS integer)"
-        if vendor == "sqlite"
-        else f"EXTRACT(HOUR FROM {local})"
-    )
+    table = "analytics_metricday"
     queries = {
-        "figures": f"SELECT currency, {sums} FROM analytics_metrichour WHERE {where} GROUP BY currency",
-        "figures_by_agent": f"SELECT agent_id, currency, {sums} FROM analytics_metrichour "
-        f"WHERE {where} GROUP BY agent_id, currency",
-        "figures_by_gig": f"SELECT gig_id, currency, {sums} FROM analytics_metrichour "
-        f"WHERE {where} GROUP BY gig_id, currency",
-        "figures_by_day": f"SELECT {day}, currency, {sums} FROM analytics_metrichour "
-        f"WHERE {where} GROUP BY 1, currency",
-        "volume_by_weekday_hour": f"SELECT {weekday}, {hour}, SUM(created) "
-        f"FROM analytics_metrichour WHERE {where} GROUP BY 1, 2",
+        "figures": (f"SELECT currency, {sums} FROM {table} WHERE {where} GROUP BY currency", True),
+        "figures_by_agent": (
+            f"SELECT agent_id, currency, {sums} FROM {table} WHERE {where} "
+            "GROUP BY agent_id, currency",
+            False,
+        ),
+        "figures_by_gig": (
+            f"SELECT gig_id, currency, {sums} FROM {table} WHERE {where} GROUP BY gig_id, currency",
+            True,
+        ),
+        "figures_by_day": (
+            f"SELECT day, currency, {sums} FROM {table} WHERE {where} GROUP BY day, currency",
+            True,
+        ),
+        "volume_by_weekday_hour": (
+            f"SELECT {weekday}, {hours} FROM {table} WHERE {where} GROUP BY 1",
+            True,
+        ),
     }
-    return {name: _sql(sql, [brand.pk, period.start, period.end]) for name, sql in queries.items()}
+    return {
+        name: _sql(sql, [brand.pk, everyone, period.first, period.last])
+        for name, (sql, everyone) in queries.items()
+    }
 
 
 def event_sql_reads(brand, period) -> dict[str, Callable[[], Any]]:
@@ -699,7 +710,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         from django.utils import timezone
 
-        from analytics.models import MetricHour
+        from analytics.models import MetricDay, MetricHour
         from analytics.rollup import rollup_recompute, rollup_recompute_all
         from analytics.selectors import Period
         from brands.models import Brand
@@ -740,12 +751,13 @@ def main(argv: list[str] | None = None) -> int:
             "big_brand_events_per_s": round(world.big_events / big_s),
             "big_brand_tasks_per_s": round(world.big_tasks / big_s),
             "big_brand_rows": MetricHour.objects.filter(brand=big).count(),
+            "big_brand_day_rows": MetricDay.objects.filter(brand=big).count(),
             # A task counted in two weeks' passes is read twice.
             "big_brand_task_reads": result.tasks,
         }
         print(
             f"roll-up, big brand: {big_s:.1f} s, {rollup['big_brand_events_per_s']:,} events/s, "
-            f"{rollup['big_brand_rows']:,} rows",
+            f"{rollup['big_brand_rows']:,} hourly and {rollup['big_brand_day_rows']:,} daily rows",
             flush=True,
         )
         if not args.big_brand_rollup_only:
