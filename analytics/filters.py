@@ -128,6 +128,16 @@ class MetricFilter(django_filters.FilterSet):
             data["end"] = today.isoformat()
         super().__init__(data, *args, queryset=MetricDay.objects.filter(brand=brand), **kwargs)
         self.filters["gig"].queryset = Gig.objects.filter(brand=brand).order_by("title", "pk")
+        # The languages the brand works in: its gigs' and any its figures hold.
+        spoken = set(Gig.objects.filter(brand=brand).values_list("language", flat=True))
+        spoken.update(
+            MetricDay.objects.filter(brand=brand, all_agents=True)
+            .values_list("language", flat=True)
+            .distinct()
+        )
+        self.filters["language"].extra["choices"] = [
+            (code, name) for code, name in LANGUAGE_CHOICES if code in spoken
+        ]
         self.filters["agent"].queryset = User.objects.filter(
             pool_memberships__brand=brand
         ).order_by("full_name", "pk")

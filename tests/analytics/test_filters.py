@@ -32,6 +32,14 @@ def test_bad_filters_name_their_field(brand, query, field, message):
     assert message in metric_filter.errors[field]
 
 
+def test_languages_are_those_the_brand_works_in(brand):
+    GigFactory(brand=brand, language="fr")
+    metric_filter = MetricFilter(QueryDict("language=af"), brand=brand)
+    assert not metric_filter.is_valid()
+    choices = [code for code, _ in metric_filter.form.fields["language"].choices if code]
+    assert choices == ["fr"]
+
+
 def test_a_gig_of_another_brand_is_refused(brand, other_brand):
     other_gig = GigFactory(brand=other_brand)
     metric_filter = MetricFilter(QueryDict(f"gig={other_gig.pk}"), brand=brand)
