@@ -51,7 +51,9 @@ class AgentChoiceFilter(django_filters.ModelChoiceFilter):
     field_class = AgentChoiceField
 
 
-class MetricFilterForm(forms.Form):
+class PeriodChecks:
+    """The checks of a range of days (``start``, ``end``), for any form holding one."""
+
     def clean(self):
         cleaned = super().clean()
         for name in ("start", "end"):
@@ -66,6 +68,43 @@ class MetricFilterForm(forms.Form):
             elif end >= _years_later(start, MAX_YEARS):
                 self.add_error("end", "Choose a range of at most two years.")
         return cleaned
+
+
+def with_default_dates(data, today: date):
+    """``data`` (a QueryDict or dict) with missing dates set to the last
+    ``DEFAULT_DAYS`` days, ``today`` included."""
+    data = data.copy() if data is not None else {}
+    if not data.get("start"):
+        data["start"] = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+    if not data.get("end"):
+        data["end"] = today.isoformat()
+    return data
+
+
+class MetricFilterForm(PeriodChecks, forms.Form):
+    pass
+
+
+class PeriodForm(PeriodChecks, forms.Form):
+    """A range of whole days for pages without the brand filters (the agent's
+    figures, the staff console), checked as the dashboard checks its own."""
+
+    start = forms.DateField(
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date like 2026-03-01."},
+    )
+    end = forms.DateField(
+        label="To (inclusive)",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date like 2026-03-31."},
+    )
+
+    def __init__(self, data=None, *, today: date, **kwargs):
+        super().__init__(with_default_dates(data, today), **kwargs)
+
+    def period(self, zone: ZoneInfo) -> Period:
+        return Period(self.cleaned_data["start"], self.cleaned_data["end"], zone)
 
 
 class MetricFilter(django_filters.FilterSet):
@@ -119,13 +158,7 @@ class MetricFilter(django_filters.FilterSet):
 
     def __init__(self, data=None, *args, brand: Brand, **kwargs):
         self.brand = brand
-        today = brand_today(brand)
-        data = data.copy() if data is not None else {}
-        # Missing dates: the last DEFAULT_DAYS days, today included.
-        if not data.get("start"):
-            data["start"] = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
-        if not data.get("end"):
-            data["end"] = today.isoformat()
+        data = with_default_dates(data, brand_today(brand))
         super().__init__(data, *args, queryset=MetricDay.objects.filter(brand=brand), **kwargs)
         self.filters["gig"].queryset = Gig.objects.filter(brand=brand).order_by("title", "pk")
         # The languages the brand works in: its gigs' and any its figures hold.

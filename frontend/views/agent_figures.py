@@ -5,10 +5,8 @@ earnings per engaged hour, and a weekly trend. Agents only, their own rows only.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -17,47 +15,12 @@ from django.views.decorators.http import require_GET
 
 from analytics.agent_figures import COMPARED_FIGURES, MIN_AGENTS_FOR_MEDIAN
 from analytics.agent_figures import agent_figures as figures_of_agent
+from analytics.filters import PeriodForm
 from analytics.selectors import Figures, Period
 from frontend.views.access import forbidden
 from frontend.views.agent import NOT_AN_AGENT
 from frontend.views.live import wait_label
 from marketplace.money import money_format
-
-DEFAULT_DAYS = 28
-MAX_DAYS = 731  # two years, a leap day included
-
-
-class FiguresPeriodForm(forms.Form):
-    start = forms.DateField(
-        label="From",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": "Enter a date like 2026-03-01."},
-    )
-    end = forms.DateField(
-        label="To (inclusive)",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": "Enter a date like 2026-03-28."},
-    )
-
-    def __init__(self, query, *, today: date):
-        """Missing dates default to the last ``DEFAULT_DAYS`` days up to ``today``."""
-        super().__init__(
-            {
-                "start": query.get("start")
-                or (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
-                "end": query.get("end") or today.isoformat(),
-            }
-        )
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end:
-            if end < start:
-                self.add_error("end", "The end date is before the start date.")
-            elif (end - start).days >= MAX_DAYS:
-                self.add_error("end", "Choose a range of at most two years.")
-        return cleaned
 
 
 def _shown(value: float | None, kind: str) -> str:
@@ -104,7 +67,7 @@ def agent_figures(request: HttpRequest) -> HttpResponse:
         return forbidden(request, NOT_AN_AGENT)
     profile = getattr(user, "agent_profile", None)
     zone = ZoneInfo(profile.time_zone if profile else "UTC")
-    form = FiguresPeriodForm(request.GET, today=timezone.now().astimezone(zone).date())
+    form = PeriodForm(request.GET, today=timezone.now().astimezone(zone).date())
     context = {"form": form, "min_agents": MIN_AGENTS_FOR_MEDIAN, "zone": zone}
     if not form.is_valid():
         return render(request, "agent/figures.html", context, status=400)

@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from analytics.exports import duration_text
 from brands.models import Brand
 from frontend.views.access import brand_view, staff_view
 from gigs.selectors import brand_live_stats, platform_live_stats
@@ -25,18 +26,7 @@ BRANDS_PER_PAGE = 50
 
 def wait_label(seconds: int | None) -> str:
     """``75`` → ``"1 min 15 s"``; ``None`` (nobody waiting) → ``""``."""
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    return "" if seconds is None else duration_text(seconds)
 
 
 def _with_labels(row: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ The page reads a constant number of queries whatever the number of brands.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -22,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from analytics.filters import DEFAULT_DAYS, MetricFilterForm
+from analytics.filters import PeriodForm
 from analytics.platform import brand_dashboard_path, platform_figures
 from analytics.selectors import Figures, Period, figures_by, metric_days
 from brands.models import Brand
@@ -30,34 +29,15 @@ from frontend.views.access import staff_view
 from marketplace.money import money_format
 
 
-class StaffAnalyticsForm(MetricFilterForm):
-    """A date range (end ≥ start, at most two years: ``MetricFilterForm.clean``) and a brand."""
+class StaffAnalyticsForm(PeriodForm):
+    """A range of days (checked as the brand dashboard's) and a brand."""
 
-    start = forms.DateField(
-        label="From",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": "Enter a date like 2026-03-01."},
-    )
-    end = forms.DateField(
-        label="To (inclusive)",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": "Enter a date like 2026-03-31."},
-    )
     brand = forms.ModelChoiceField(
         queryset=Brand.objects.order_by("name", "pk"),
         required=False,
         empty_label="All brands",
         error_messages={"invalid_choice": "Choose a brand from the list, or all brands."},
     )
-
-    def __init__(self, data, *, today):
-        data = data.copy()
-        # Missing dates: the last DEFAULT_DAYS days, today included (as the brand dashboard).
-        if not data.get("start"):
-            data["start"] = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
-        if not data.get("end"):
-            data["end"] = today.isoformat()
-        super().__init__(data)
 
 
 @dataclass
