@@ -32,7 +32,7 @@ def log_in(page, email: str, password: str) -> None:
 
 
 def test_brand_admin_posts_gig_and_task_then_api_client_creates_task(page, screenshot, live_server):
-    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0, history_days=7)
     log_in(page, "admin@acme.demo", "gigdesk-demo")
     assert "/brands/acme-outdoors/" in page.url
     screenshot("01-brand-home")

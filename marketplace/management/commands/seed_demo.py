@@ -53,7 +53,7 @@ from gigs.models import (
 from gigs.services import DEFAULT_RESOLUTION_CODES, resolution_codes_seed
 from marketplace.languages import CEFRLevel
 from marketplace.management.demo_assessments import seed_assessments
-from marketplace.management.demo_history import seed_history
+from marketplace.management.demo_history import HISTORY_DAYS, seed_history
 from marketplace.management.demo_qa import seed_qa
 from marketplace.models import (
     AccountType,
@@ -423,13 +423,21 @@ class Command(BaseCommand):
             action="store_true",
             help="Do nothing when the database already has a brand (used by ./dev.sh run).",
         )
+        parser.add_argument(
+            "--history-days",
+            type=int,
+            default=HISTORY_DAYS,
+            help=f"Days of past support history per gig (default {HISTORY_DAYS}).",
+        )
 
-    def handle(self, *args, if_empty: bool = False, **options):
+    def handle(self, *args, if_empty: bool = False, history_days: int = HISTORY_DAYS, **options):
+        if history_days < 0:
+            raise CommandError("--history-days cannot be negative.")
         if if_empty and Brand.objects.exists():
             self.stdout.write("The database already has data; demo seeding skipped.")
         else:
             with transaction.atomic():
-                counts = self.seed()
+                counts = self.seed(history_days=history_days)
             # Work older than its brand's hold has cleared, as the periodic job would have done.
             earnings_release_due()
             # The dashboards' hourly roll-ups, as the periodic job would leave them.
@@ -467,7 +475,7 @@ class Command(BaseCommand):
         )
         return user
 
-    def seed(self) -> dict[str, int]:
+    def seed(self, *, history_days: int = HISTORY_DAYS) -> dict[str, int]:
         rng = random.Random(2026)
         # Each demo agent's languages and levels, by user id, for ``qualify``.
         self.agent_languages: dict[int, dict[str, str]] = {}
@@ -547,6 +555,7 @@ class Command(BaseCommand):
             brands=Brand.objects.filter(slug__in=[b["slug"] for b in BRANDS]),
             now=timezone.now(),
             rng=random.Random(90),
+            days=history_days,
         )
         # What dispatch reads of QA (scores per gig, minimums keeping agents
         # off), as the nightly job would leave it.
