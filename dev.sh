@@ -77,15 +77,18 @@ run() {
   manage collectstatic --noinput --verbosity 0
   manage seed_demo --if-empty
   say "Starting the job worker"
-  manage run_huey --quiet &
+  # Started directly, not through ``manage``: a backgrounded function is a
+  # subshell, and killing it would leave the Python process running.
+  "$VENV/bin/python" manage.py run_huey --quiet &
   local worker=$!
   local sandbox=""
   if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
     say "Starting the local Stripe sandbox (no STRIPE_SECRET_KEY set)"
-    manage stripe_sandbox &
+    "$VENV/bin/python" manage.py stripe_sandbox &
     sandbox=$!
   fi
-  trap 'kill $worker $sandbox 2>/dev/null || true' EXIT INT TERM
+  # The ids are expanded now: the EXIT trap runs after this function's locals are gone.
+  trap "kill $worker $sandbox 2>/dev/null || true" EXIT INT TERM
   say "Gigdesk is at http://$HOST:$PORT/  (Ctrl-C stops it)"
   "$VENV/bin/daphne" -b "$HOST" -p "$PORT" marketplace.asgi:application
 }

@@ -59,7 +59,8 @@ _PARAMETERS = [
         location=OpenApiParameter.QUERY,
         required=False,
         enum=[code for code, _ in LANGUAGE_CHOICES],
-        description="Only tasks in this language (ISO 639-1 code).",
+        description="Only tasks in this language (ISO 639-1 code); one your brand works in "
+        "(its gigs' languages or any its figures hold), any other is refused.",
     ),
     OpenApiParameter(
         name="agent",

@@ -30,6 +30,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.exports import percent_text
 from analytics.models import DigestPreference, DigestSent
 from analytics.platform import brand_dashboard_path
 from analytics.selectors import Figures, Period, change, figures, metric_days
@@ -100,10 +101,6 @@ def _duration(seconds: float | None) -> str:
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f}%"
-
-
 def _number(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
@@ -128,10 +125,10 @@ LINES = (
     ("tasks", "Tasks", lambda f: f.created, str),
     ("wait", "Average wait", lambda f: f.wait_avg, _duration),
     ("first_response", "Average first response", lambda f: f.first_response_avg, _duration),
-    ("resolution_rate", "Resolution rate", lambda f: f.resolution_rate, _percent),
-    ("csat", "CSAT (rated 4–5)", lambda f: f.csat_rate, _percent),
+    ("resolution_rate", "Resolution rate", lambda f: f.resolution_rate, percent_text),
+    ("csat", "CSAT (rated 4–5)", lambda f: f.csat_rate, percent_text),
     ("qa", "QA average", lambda f: f.qa_avg, _number),
-    ("sla_hit_rate", "SLA hit rate", lambda f: f.sla_hit_rate, _percent),
+    ("sla_hit_rate", "SLA hit rate", lambda f: f.sla_hit_rate, percent_text),
     ("sla_breaches", "SLA breaches", lambda f: f.sla_breaches, str),
 )
 

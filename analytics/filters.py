@@ -205,6 +205,11 @@ class MetricFilter(django_filters.FilterSet):
         """The period's rows per agent, with the same filters (for ``figures_by`` agent)."""
         return self._rows(self.period, per_agent=True)
 
+    def rows_by(self, dimension: str) -> QuerySet[MetricDay]:
+        """The rows to group by ``dimension`` (a ``figures_by`` column): per
+        agent to group by agent, else those of ``qs``."""
+        return self.per_agent_rows() if dimension == "agent_id" else self.qs
+
     def previous_rows(self) -> QuerySet[MetricDay]:
         """The same filters over the period of the same length just before."""
         return self._rows(self.period.previous(), per_agent=False)

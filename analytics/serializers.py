@@ -200,9 +200,8 @@ def _groups(filterset: MetricFilter, group_by: str) -> list[dict[str, Any]]:
             {"key": day.isoformat(), "label": day.isoformat(), "figures": total.as_dict()}
             for day, total in by_day
         ]
-    if group_by == "agent":
-        rows = filterset.per_agent_rows()
-    grouped: Mapping[Any, Figures] = figures_by(rows, GROUP_COLUMNS[group_by])
+    column = GROUP_COLUMNS[group_by]
+    grouped: Mapping[Any, Figures] = figures_by(filterset.rows_by(column), column)
     if group_by == "gig":
         gigs = Gig.objects.filter(brand=filterset.brand, pk__in=list(grouped))
         labels = {gig.pk: gig.title for gig in gigs}

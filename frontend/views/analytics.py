@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 
 from analytics.drilldown import METRICS, drilldown
 from analytics.exports import (
+    DIMENSIONS,
     TABLES,
     Table,
     dashboard_table,
@@ -271,7 +272,7 @@ def _sort(request: HttpRequest, table: str) -> str | None:
 
 
 def _table(request: HttpRequest, metric_filter: MetricFilter, brand: Brand, name: str) -> Table:
-    rows = metric_filter.per_agent_rows() if name == "agents" else metric_filter.qs
+    rows = metric_filter.rows_by(DIMENSIONS[name])
     return dashboard_table(rows, brand_id=brand.pk, name=name, sort=_sort(request, name))
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from gigs.events import task_event_new, task_events_record
-from gigs.models import SessionOutcome, Task, WorkRecord, WorkSession
+from gigs.models import SessionOutcome, Task
 from gigs.models import TaskEventKind as K
-from payouts.earnings import earning_post
+from marketplace.management.commands.seed_demo import Command
 from tests.gigs.factories import TaskFactory
 
 SESSION_END_OUTCOMES = {
@@ -41,38 +41,7 @@ def task_with_history(gig, t0: datetime, *steps, language: str | None = None) ->
     return task
 
 
-def _work(task: Task, agent, started_at: datetime, ended_at: datetime, outcome: str) -> WorkRecord:
-    gig = task.gig
-    session = WorkSession.objects.create(
-        task=task,
-        agent=agent,
-        brand_id=task.brand_id,
-        gig=gig,
-        pay_model=gig.pay_model,
-        rate_minor=gig.rate_minor,
-        currency=gig.currency,
-        grace_seconds=gig.heartbeat_grace_seconds,
-        lease_seconds=gig.lease_seconds,
-        max_billable_seconds=gig.max_billable_minutes * 60,
-        started_at=started_at,
-        active_since=started_at,
-        last_heartbeat_at=ended_at,
-        ended_at=ended_at,
-        outcome=outcome,
-    )
-    record = WorkRecord.objects.create(
-        session=session,
-        agent=agent,
-        task=task,
-        gig=gig,
-        brand_id=task.brand_id,
-        started_at=started_at,
-        ended_at=ended_at,
-        billable_seconds=int((ended_at - started_at).total_seconds()),
-        outcome=outcome,
-        pay_model=gig.pay_model,
-        rate_minor=gig.rate_minor,
-        currency=gig.currency,
-    )
-    earning_post(work_record=record)
-    return record
+def _work(task: Task, agent, started_at: datetime, ended_at: datetime, outcome: str) -> None:
+    # The demo seed's finished session, work record and posted earning, as
+    # dispatch writes them.
+    Command().work(task, task.gig, agent, started_at, ended_at, outcome, "")
